@@ -1,0 +1,160 @@
+"""The ``%vulncheck`` line magic: a thin shell over :class:`vulncheck_magic.Client`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class
+from traitlets import CaselessStrEnum, TraitError, Unicode, observe, validate
+
+from ._auth import AuthMode, TokenStore, get_token_store
+from ._client import Client, default_base_url, normalize_base_url
+from ._params import InvalidParameterError
+from ._parser import HelpRequested, build_parser, format_help, index_params, parse_line
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from .demo import DemoServer
+
+__all__ = ["VulnCheckMagic"]
+
+
+@magics_class
+class VulnCheckMagic(Magics):
+    """The ``%vulncheck`` magic and its settings.
+
+    The class name is the ``%config`` section: ``%config VulnCheckMagic.auth_mode = "cookie"``.
+    """
+
+    auth_mode = CaselessStrEnum(
+        [mode.value for mode in AuthMode],
+        default_value=AuthMode.HEADER.value,
+        help="Where requests carry the token: header (Authorization: Bearer), query (token= "
+        "parameter) or cookie (a cookie named token).",
+    ).tag(config=True)
+
+    base_url = Unicode(
+        help="API root URL. Defaults to VULNCHECK_API_URL, else https://api.vulncheck.com. "
+        "Plain http:// is accepted only for loopback addresses.",
+    ).tag(config=True)
+
+    def __init__(self, shell: InteractiveShell | None = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        if not self.base_url:
+            self.base_url = default_base_url()
+        self.token_store: TokenStore = get_token_store()
+        self.demo: DemoServer | None = None
+        self.client = Client(self.base_url, auth_mode=self.auth_mode, token=self.token_store)
+        self.parser = build_parser()
+
+    @validate("base_url")
+    def _validate_base_url(self, proposal: dict[str, Any]) -> str:
+        try:
+            return normalize_base_url(proposal["value"])
+        except ValueError as exc:
+            raise TraitError(str(exc)) from None
+
+    @observe("base_url", "auth_mode")
+    def _settings_changed(self, change: dict[str, Any]) -> None:
+        client = getattr(self, "client", None)
+        if client is None:
+            return
+        if change["name"] == "auth_mode":
+            client.auth_mode = change["new"]
+        elif self.demo is None:
+            client.base_url = change["new"]
+
+    @line_magic
+    def vulncheck(self, line: str) -> Any:
+        # The docstring is generated from the parser below, after the class.
+        try:
+            args = parse_line(self.parser, line)
+        except HelpRequested:
+            return None
+        handler = getattr(self, f"_command_{args.command}", None)
+        if handler is None:
+            raise UsageError("missing command. Run %vulncheck? for help.")
+        try:
+            result = handler(args)
+        except InvalidParameterError as exc:
+            raise UsageError(str(exc)) from None
+        output = getattr(args, "output", None)
+        if output:
+            if not output.isidentifier():
+                raise UsageError(f"invalid variable name {output!r} for --output")
+            self.shell.user_ns[output] = result
+            return None
+        return result
+
+    # Commands
+
+    def _command_demo(self, args: argparse.Namespace) -> None:
+        if args.stop:
+            self.stop_demo()
+            return
+        if self.demo is not None and self.demo.running:
+            print(f"The demo API already runs at {self.demo.url}.")
+            return
+        from .demo import DEMO_TOKEN, DemoServer
+
+        try:
+            server = DemoServer(port=args.port).start()
+        except OSError as exc:
+            raise UsageError(
+                f"cannot start the demo API on port {args.port}: {exc.strerror or exc}. "
+                "Choose another --port, or leave it out to use a free port."
+            ) from None
+        self.demo = server
+        self.client.base_url = server.url
+        self.token_store.set_demo_token(DEMO_TOKEN)
+        print(
+            f"Demo API running at {server.url} with real CISA KEV and NVD records. "
+            "This kernel's queries go there now; %vulncheck demo --stop restores "
+            f"{self.base_url}."
+        )
+
+    def stop_demo(self) -> None:
+        """Stop the demo API, if it runs, and send queries to ``base_url`` again."""
+        if self.demo is None:
+            print("The demo API is not running.")
+            return
+        self.demo.stop()
+        self.demo = None
+        self.token_store.clear_demo_token()
+        self.client.base_url = self.base_url
+        print(f"Demo API stopped. Queries go to {self.base_url} again.")
+
+    def _command_indexes(self, args: argparse.Namespace) -> pd.DataFrame | dict[str, Any]:
+        if args.raw:
+            return self.client.fetch("/v3/index", auth_mode=args.auth).body
+        return self.client.indexes(auth_mode=args.auth)
+
+    def _command_index(self, args: argparse.Namespace) -> pd.DataFrame | dict[str, Any]:
+        if not args.name:
+            raise UsageError(
+                "missing index name: use %vulncheck index NAME, for example "
+                "%vulncheck index vulncheck-kev (%vulncheck indexes lists them)"
+            )
+        params = index_params(args)
+        if args.raw:
+            return self.client.index_envelope(args.name, auth_mode=args.auth, **params).body
+        return self.client.index(args.name, auth_mode=args.auth, **params)
+
+    def _command_status(self, args: argparse.Namespace) -> pd.DataFrame:
+        import pandas as pd
+
+        demo = f"running at {self.demo.url}" if self.demo is not None else "off"
+        rows = {
+            "base_url": self.client.base_url,
+            "auth_mode": self.client.auth_mode.value,
+            "token": self.token_store.describe(),
+            "demo": demo,
+        }
+        return pd.DataFrame({"value": list(rows.values())}, index=pd.Index(rows, name="setting"))
+
+
+VulnCheckMagic.vulncheck.__doc__ = format_help()
