@@ -52,7 +52,9 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
 
     magics = VulnCheckMagic(shell=shell, parent=shell)
     shell.register_magics(magics)
-    shell.configurables.append(magics)
+    # IPython 8.13 and newer add every Magics instance to the configurables themselves.
+    if magics not in shell.configurables:
+        shell.configurables.append(magics)
 
     previous: tuple[tuple[type[BaseException], ...], Any] | None = None
     if shell.custom_exceptions:
@@ -73,8 +75,7 @@ def unload_ipython_extension(shell: InteractiveShell) -> None:
     magics.client.close()
     shell.magics_manager.magics["line"].pop("vulncheck", None)
     shell.magics_manager.registry.pop(type(magics).__name__, None)
-    if magics in shell.configurables:
-        shell.configurables.remove(magics)
+    shell.configurables[:] = [item for item in shell.configurables if item is not magics]
     previous = state["previous_handler"]
     if previous is None:
         shell.set_custom_exc((), None)

@@ -53,6 +53,7 @@ class VulnCheckMagic(Magics):
 
     @validate("base_url")
     def _validate_base_url(self, proposal: dict[str, Any]) -> str:
+        # %config shows the message of a TraitError as one logged error line.
         try:
             return normalize_base_url(proposal["value"])
         except ValueError as exc:
