@@ -66,6 +66,7 @@ def shell(ipython: InteractiveShell) -> Iterator[InteractiveShell]:
     ipython.run_line_magic("load_ext", "vulncheck_magic")
     yield ipython
     ipython.run_line_magic("unload_ext", "vulncheck_magic")
+    ipython.config.pop("VulnCheckMagic", None)
     for name in ("df", "kev", "frame", "result"):
         ipython.user_ns.pop(name, None)
 

@@ -17,7 +17,15 @@ from IPython.core.error import UsageError
 from ._auth import AuthMode
 from ._params import DATE_PARAMETERS, InvalidParameterError, normalize_cve
 
-__all__ = ["COMMANDS", "HelpRequested", "build_parser", "format_help", "parse_line"]
+__all__ = [
+    "COMMANDS",
+    "HelpRequested",
+    "build_parser",
+    "format_help",
+    "index_params",
+    "parse_line",
+    "subparsers",
+]
 
 HELP_WIDTH = 92
 
@@ -167,8 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     index.add_argument("name", metavar="NAME", nargs="?", help="index name, e.g. vulncheck-kev")
     paging = index.add_argument_group("paging and sorting")
-    paging.add_argument("--limit", type=_positive_int, help="records per page (API default: 100)")
-    paging.add_argument("--page", type=_positive_int, help="page number, from 1 (default: 1)")
+    paging.add_argument(
+        "--limit", type=_positive_int, metavar="N", help="records per page (API default: 100)"
+    )
+    paging.add_argument(
+        "--page", type=_positive_int, metavar="N", help="page number, from 1 (default: 1)"
+    )
     paging.add_argument("--sort", metavar="FIELD", help="field to sort by, e.g. date_added")
     paging.add_argument("--order", choices=["asc", "desc"], help="sort direction")
     paging.add_argument(
@@ -203,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             return dict(action.choices)
@@ -236,7 +248,7 @@ def format_help(parser: argparse.ArgumentParser | None = None) -> str:
         "",
         "Every frame carries the request's provenance in df.attrs['vulncheck'].",
     ]
-    for name, subparser in _subparsers(parser).items():
+    for name, subparser in subparsers(parser).items():
         lines += ["", "-" * HELP_WIDTH, f"%vulncheck {name}", ""]
         lines.append(subparser.format_help().rstrip())
     return "\n".join(lines) + "\n"
@@ -262,15 +274,15 @@ def parse_line(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace
             f"missing command: use one of {', '.join(COMMANDS)}. Run %vulncheck? for help."
         )
     command = words[0]
-    subparsers = _subparsers(parser)
-    if command not in subparsers and not command.startswith("-"):
+    commands = subparsers(parser)
+    if command not in commands and not command.startswith("-"):
         raise UsageError(
-            f"unknown command {command!r}{_suggest(command, list(subparsers))}: use one of "
+            f"unknown command {command!r}{_suggest(command, list(commands))}: use one of "
             f"{', '.join(COMMANDS)}. Run %vulncheck? for help."
         )
     namespace, extra = parser.parse_known_args(words)
     if extra:
-        subparser = subparsers.get(command, parser)
+        subparser = commands.get(command, parser)
         options = [option for action in subparser._actions for option in action.option_strings]
         first = extra[0]
         word = first.split("=", 1)[0]

@@ -1,0 +1,107 @@
+"""Write the notebooks in ``notebooks/`` from the cell lists below, without outputs.
+
+Run ``python scripts/make_notebooks.py`` after changing a cell list. Keeping the cells here
+keeps notebook diffs readable and the stored notebooks free of outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+QUICKSTART: list[tuple[str, str]] = [
+    (
+        "markdown",
+        "# vulncheck-magic quickstart\n\n"
+        "Query the VulnCheck API from a notebook and get pandas DataFrames back. This "
+        "notebook runs offline: `%vulncheck demo` starts an embedded demo API on 127.0.0.1 "
+        "with the real CISA KEV catalog and real NIST NVD records, so no token and no network "
+        "are needed.",
+    ),
+    ("code", "%load_ext vulncheck_magic"),
+    ("code", "%vulncheck demo"),
+    ("markdown", "## What can this token read?"),
+    ("code", "%vulncheck indexes"),
+    (
+        "markdown",
+        "## Log4Shell in the KEV list, once per auth mode\n\n"
+        "The token travels in the `Authorization: Bearer` header by default. `--auth query` "
+        "sends it as a `token` query parameter and `--auth cookie` as a cookie named `token`. "
+        '`%config VulnCheckMagic.auth_mode = "cookie"` changes the default for the session.',
+    ),
+    ("code", "%vulncheck index vulncheck-kev --cve CVE-2021-44228"),
+    ("code", "%vulncheck index vulncheck-kev --cve CVE-2021-44228 --auth query"),
+    ("code", "%vulncheck index vulncheck-kev --cve CVE-2021-44228 --auth cookie"),
+    (
+        "markdown",
+        '## Provenance\n\nEvery frame records where it came from in `df.attrs["vulncheck"]`: '
+        "endpoint, parameters (never the token), the whole `_meta`, `_benchmark` and the time "
+        "it was fetched.",
+    ),
+    (
+        "code",
+        "log4shell = %vulncheck index nist-nvd2 --cve CVE-2021-44228\n"
+        'log4shell.attrs["vulncheck"]["meta"]["total_documents"], '
+        'log4shell.filter(like="cvssMetricV31").columns.tolist()',
+    ),
+    (
+        "markdown",
+        "## Paging through the CISA KEV catalog\n\n"
+        "Offset paging: page 3 of 100 records holds catalog rows 201 to 300. Offset paging "
+        "stops at `_meta.max_pages` (6); cursor paging goes on from there.",
+    ),
+    (
+        "code",
+        "page3 = %vulncheck index cisa-kev --limit 100 --page 3\n"
+        'page3[["cve", "vendorProject", "product", "date_added"]].head()',
+    ),
+    (
+        "code",
+        "import pandas as pd\n\n"
+        "first = %vulncheck index cisa-kev --start_cursor --limit 500\n"
+        "pages = [first]\n"
+        'cursor = first.attrs["vulncheck"]["meta"]["next_cursor"]\n'
+        "while cursor:\n"
+        "    page = %vulncheck index cisa-kev --cursor $cursor --limit 500\n"
+        "    pages.append(page)\n"
+        '    cursor = page.attrs["vulncheck"]["meta"]["next_cursor"]\n'
+        "catalog = pd.concat(pages, ignore_index=True)\n"
+        "len(pages), len(catalog)",
+    ),
+    ("code", 'catalog["vendorProject"].value_counts().head(10)'),
+    ("markdown", "## Session status\n\nThe token is always shown masked."),
+    ("code", "%vulncheck status"),
+    ("code", "%vulncheck demo --stop"),
+]
+
+
+def write_notebook(name: str, cells: list[tuple[str, str]]) -> None:
+    """Write ``notebooks/NAME.ipynb`` with the given (kind, source) cells."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    notebook.metadata["language_info"] = {"name": "python"}
+    for kind, source in cells:
+        if kind == "markdown":
+            notebook.cells.append(nbformat.v4.new_markdown_cell(source))
+        else:
+            notebook.cells.append(nbformat.v4.new_code_cell(source))
+    for index, cell in enumerate(notebook.cells):
+        cell["id"] = f"{name}-{index:02d}"
+    nbformat.validate(notebook)
+    NOTEBOOKS.mkdir(exist_ok=True)
+    nbformat.write(notebook, NOTEBOOKS / f"{name}.ipynb")
+
+
+def main() -> None:
+    write_notebook("quickstart", QUICKSTART)
+
+
+if __name__ == "__main__":
+    main()
