@@ -205,7 +205,7 @@ def test_connection_refused_is_network_error(
         with pytest.raises(NetworkError, match="connection refused") as caught:
             client.index("cisa-kev")
     assert caught.value.__cause__ is None
-    assert caught.value.__suppress_context__
+    assert caught.value.__context__ is None
     assert SECRET_TOKEN not in all_texts(caught.value)
     assert SECRET_TOKEN not in debug_log.text
 

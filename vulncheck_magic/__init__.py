@@ -33,6 +33,7 @@ from ._errors import (
     VulnCheckError,
 )
 from ._extension import load_ipython_extension, unload_ipython_extension
+from ._login import login
 from ._params import InvalidParameterError
 from ._version import __version__
 
@@ -62,5 +63,6 @@ __all__ = [
     "__version__",
     "get_token_store",
     "load_ipython_extension",
+    "login",
     "unload_ipython_extension",
 ]

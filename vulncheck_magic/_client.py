@@ -285,6 +285,7 @@ class Client:
         request_params: dict[str, str] | None = params
         started = time.perf_counter()
         for _ in range(_MAX_REDIRECTS + 1):
+            failure: NetworkError | None = None
             try:
                 response = self.session.get(
                     url,
@@ -294,7 +295,11 @@ class Client:
                     allow_redirects=False,
                 )
             except requests.RequestException as exc:
-                raise self._network_error(exc, url) from None
+                failure = self._network_error(exc, url)
+            if failure is not None:
+                # Raised outside the except block so that __context__ stays empty: the
+                # requests exception's text holds the full URL, token included in query mode.
+                raise failure
             elapsed = time.perf_counter() - started
             logger.debug(
                 "GET %s -> HTTP %s in %.3f s",

@@ -9,7 +9,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from traitlets import CaselessStrEnum, TraitError, Unicode, observe, validate
 
-from ._auth import AuthMode, TokenStore, get_token_store
+from ._auth import AuthMode, TokenStore, get_token_store, parse_auth_mode
 from ._client import Client, default_base_url, normalize_base_url
 from ._params import InvalidParameterError
 from ._parser import HelpRequested, build_parser, format_help, index_params, parse_line
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from IPython.core.interactiveshell import InteractiveShell
 
+    from ._login_form import LoginForm
     from .demo import DemoServer
 
 __all__ = ["VulnCheckMagic"]
@@ -48,6 +49,7 @@ class VulnCheckMagic(Magics):
             self.base_url = default_base_url()
         self.token_store: TokenStore = get_token_store()
         self.demo: DemoServer | None = None
+        self.login_form: LoginForm | None = None
         self.client = Client(self.base_url, auth_mode=self.auth_mode, token=self.token_store)
         self.parser = build_parser()
 
@@ -144,6 +146,31 @@ class VulnCheckMagic(Magics):
         if args.raw:
             return self.client.index_envelope(args.name, auth_mode=args.auth, **params).body
         return self.client.index(args.name, auth_mode=args.auth, **params)
+
+    def _command_login(self, args: argparse.Namespace) -> None:
+        from ._login import login_from_environment, start_login
+
+        mode = parse_auth_mode(args.auth or self.auth_mode)
+        if args.env:
+            outcome = login_from_environment(args.env, self.client, mode, self.token_store)
+            if outcome.ok:
+                self.auth_mode = mode.value
+            print(outcome.message)
+            return
+        form = start_login(
+            self.shell, self.client, mode, self.token_store, self, prompt=args.prompt
+        )
+        if form is not None:
+            from IPython.display import display
+
+            self.login_form = form
+            display(form)
+
+    def _command_logout(self, args: argparse.Namespace) -> None:
+        from ._login import logout_message
+
+        had_token = self.token_store.clear_session_token()
+        print(logout_message(self.token_store, had_token))
 
     def _command_status(self, args: argparse.Namespace) -> pd.DataFrame:
         import pandas as pd

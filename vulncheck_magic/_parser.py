@@ -56,6 +56,8 @@ COMMANDS: dict[str, str] = {
     "indexes": "list the indexes the token may read",
     "index": "query one index: one row per record",
     "status": "show the base URL, auth mode, token source (masked) and demo state",
+    "login": "enter a token in a masked form (or a hidden prompt) for this kernel",
+    "logout": "forget the token entered in this kernel",
 }
 
 
@@ -203,6 +205,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="any other query parameter, sent as given (repeatable)",
     )
     _add_common_options(index)
+
+    login = commands.add_parser(
+        "login",
+        help=COMMANDS["login"],
+        description="Show a form with a masked token field, the auth mode, Log in and Log out. "
+        "Log in checks the token with one request to the index list and keeps it in this "
+        "kernel's memory only. Where widgets cannot render, a hidden prompt asks instead; "
+        "where no one can type (nbclient, papermill), it says how to set VULNCHECK_API_TOKEN. "
+        "The token itself is never an option, so it never ends up in the notebook.",
+        formatter_class=_formatter,
+        allow_abbrev=False,
+    )
+    login.add_argument(
+        "--auth",
+        choices=[mode.value for mode in AuthMode],
+        help="preselect the auth mode; on success it becomes the session's auth mode",
+    )
+    login.add_argument(
+        "--env",
+        metavar="NAME",
+        help="read the token from the environment variable NAME instead of asking",
+    )
+    login.add_argument(
+        "--prompt",
+        action="store_true",
+        help="ask with a hidden text prompt instead of the form (for frontends without widgets)",
+    )
+
+    commands.add_parser(
+        "logout",
+        help=COMMANDS["logout"],
+        description="Forget the token entered in this kernel, and say whether "
+        "VULNCHECK_API_TOKEN still provides one.",
+        formatter_class=_formatter,
+        allow_abbrev=False,
+    )
 
     commands.add_parser(
         "status",
