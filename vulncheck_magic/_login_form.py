@@ -55,7 +55,7 @@ class LoginForm:
         self.auth_mode_choice = widgets.ToggleButtons(
             options=[mode.value for mode in AuthMode],
             value=parse_auth_mode(auth_mode).value,
-            description="Send it as",
+            description="Auth mode",
             tooltips=[
                 "Authorization: Bearer header (recommended)",
                 "token= query parameter (ends up in server logs)",
