@@ -34,7 +34,7 @@ __all__ = [
     "token_problem",
 ]
 
-# VulnCheck tokens are a few dozen ASCII characters; anything far longer was pasted by mistake.
+# Far above the length of any API token, so that longer input was pasted by mistake.
 MAX_TOKEN_LENGTH = 512
 
 NO_INPUT_MESSAGE = (
@@ -169,7 +169,7 @@ def login(auth_mode: str | AuthMode | None = None) -> LoginForm | None:
     auth-mode choice, Log in and Log out buttons and a status line. The field is blanked as
     soon as Log in reads it. Where no one can type (nbclient, papermill, a script without a
     terminal), it prints how to set ``VULNCHECK_API_TOKEN`` instead and returns None. In a
-    terminal it asks with a hidden prompt.
+    terminal, a hidden prompt requests the token.
 
     The token is kept in this process's memory only. With the extension loaded, the chosen
     auth mode becomes the session's ``VulnCheckMagic.auth_mode``.

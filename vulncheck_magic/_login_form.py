@@ -47,6 +47,7 @@ class LoginForm:
         self.on_auth_mode = on_auth_mode
         self._busy = threading.Lock()
         self._status_text = ""
+
         self.token_field = widgets.Password(
             description="API token",
             placeholder="paste your VulnCheck API token",
@@ -63,12 +64,14 @@ class LoginForm:
             ],
             style={"button_width": "6em"},
         )
+
         self.login_button = widgets.Button(
             description="Log in", button_style="primary", icon="sign-in"
         )
         self.logout_button = widgets.Button(description="Log out", icon="sign-out")
         self.login_button.on_click(self._on_login)
         self.logout_button.on_click(self._on_logout)
+
         self.widget = widgets.VBox(
             [
                 self.token_field,
