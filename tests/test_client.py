@@ -181,7 +181,7 @@ def test_plain_http_to_other_host_refused(monkeypatch: pytest.MonkeyPatch) -> No
         raise AssertionError("a request was sent")
 
     client = Client("http://api.example.com", token=SECRET_TOKEN)
-    monkeypatch.setattr(client.session, "get", fail_if_sent)
+    monkeypatch.setattr(client.session, "request", fail_if_sent)
     with pytest.raises(InsecureTransportError, match="https://"):
         client.indexes()
 

@@ -1,0 +1,194 @@
+"""Cursor paging of an index into one list of records, with caps, guards and progress.
+
+The loop asks for ``start_cursor=true`` first, then ``cursor=<_meta.next_cursor>``, until the
+cursor comes back empty or a page has no records. It stops early at ``max_pages`` or
+``max_rows``, when a cursor repeats (a server that would loop forever), or when a page fails.
+Rows fetched before a stop are always kept, and the summary holds the cursor to resume from.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._errors import VulnCheckError
+from ._logging import logger
+
+__all__ = [
+    "DEFAULT_MAX_PAGES",
+    "DEFAULT_MAX_ROWS",
+    "PagingSummary",
+    "PagingWarning",
+    "collect_pages",
+]
+
+# Caps that apply when the caller sets none: enough for the KEV lists and most filtered
+# queries, small enough that an unfiltered query on a large index cannot exhaust memory.
+DEFAULT_MAX_PAGES = 1_000
+DEFAULT_MAX_ROWS = 100_000
+
+
+class PagingWarning(UserWarning):
+    """Cursor paging stopped before the end of the results."""
+
+
+@dataclass
+class PagingSummary:
+    """How a paged query ended; stored in ``df.attrs["vulncheck"]["paging"]``.
+
+    ``next_cursor`` is the cursor to pass as ``cursor=`` to continue where it stopped, or
+    ``""`` when every page was fetched.
+    """
+
+    pages: int = 0
+    rows: int = 0
+    total_documents: int | None = None
+    complete: bool = False
+    stop_reason: str = ""
+    next_cursor: str = ""
+    error: str | None = None
+    first_meta: dict[str, Any] | None = field(default=None, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the summary as plain data for ``df.attrs``."""
+        return {
+            "pages": self.pages,
+            "rows": self.rows,
+            "total_documents": self.total_documents,
+            "complete": self.complete,
+            "stop_reason": self.stop_reason,
+            "next_cursor": self.next_cursor,
+            "error": self.error,
+        }
+
+
+PageFetcher = Callable[[dict[str, object]], tuple[list[Any], Mapping[str, Any]]]
+
+
+def collect_pages(
+    fetch_page: PageFetcher,
+    params: Mapping[str, object],
+    *,
+    max_pages: int | None = None,
+    max_rows: int | None = None,
+    progress: bool = True,
+    description: str = "pages",
+) -> tuple[list[Any], PagingSummary]:
+    """Fetch pages with the cursor and return all records with a summary of the run.
+
+    ``fetch_page`` takes the query parameters of one page and returns its ``data`` list and
+    ``_meta``. A ``cursor`` in ``params`` resumes an earlier run instead of starting anew.
+    A VulnCheckError on a later page ends the loop with a PagingWarning; the records fetched
+    so far are returned. An error on the first page is raised, since there is nothing to keep.
+    """
+    page_limit = DEFAULT_MAX_PAGES if max_pages is None else max_pages
+    row_limit = DEFAULT_MAX_ROWS if max_rows is None else max_rows
+    base = {key: value for key, value in params.items() if key not in ("page", "start_cursor")}
+    cursor = base.pop("cursor", None)
+    records: list[Any] = []
+    summary = PagingSummary()
+    seen_cursors: set[str] = {str(cursor)} if cursor else set()
+    bar = _progress_bar(progress, description)
+
+    try:
+        while True:
+            page_params = dict(base)
+            if cursor:
+                page_params["cursor"] = cursor
+            else:
+                page_params["start_cursor"] = True
+            try:
+                data, meta = fetch_page(page_params)
+            except VulnCheckError as exc:
+                if summary.pages == 0:
+                    raise
+                summary.error = str(exc)
+                summary.stop_reason = f"page {summary.pages + 1} failed"
+                summary.next_cursor = cursor or ""
+                _warn(
+                    f"Cursor paging stopped at page {summary.pages + 1}: {exc} The "
+                    f"{summary.rows} rows fetched before are kept; resume with --cursor "
+                    "from df.attrs['vulncheck']['paging']['next_cursor']."
+                )
+                break
+
+            summary.pages += 1
+            if summary.first_meta is None:
+                summary.first_meta = dict(meta)
+                total = meta.get("total_documents")
+                summary.total_documents = total if isinstance(total, int) else None
+                if bar is not None and summary.total_documents is not None:
+                    bar.total = min(summary.total_documents, row_limit)
+            room = row_limit - summary.rows
+            kept = data[:room]
+            records.extend(kept)
+            summary.rows += len(kept)
+            if bar is not None:
+                bar.update(len(kept))
+                bar.set_postfix(pages=summary.pages)
+
+            next_cursor = str(meta.get("next_cursor") or "")
+            summary.next_cursor = next_cursor
+            if not data or not next_cursor:
+                summary.complete = True
+                summary.next_cursor = ""
+                summary.stop_reason = "no more pages" if next_cursor == "" else "empty page"
+                break
+            if len(kept) < len(data) or summary.rows >= row_limit:
+                summary.stop_reason = f"reached max_rows={row_limit}"
+                # The cut page's cursor would skip its unread rows, so resuming starts over
+                # from that page's own cursor.
+                summary.next_cursor = cursor or ""
+                _warn(
+                    f"Stopped after {summary.rows} rows (max_rows={row_limit}) of "
+                    f"{_total_text(summary)}; raise --max-rows to fetch more."
+                )
+                break
+            if next_cursor in seen_cursors:
+                summary.stop_reason = "repeated cursor"
+                _warn(
+                    f"The server returned a cursor it had returned before, after {summary.pages} "
+                    f"pages; stopped to avoid a loop. {summary.rows} rows are kept."
+                )
+                break
+            if summary.pages >= page_limit:
+                summary.stop_reason = f"reached max_pages={page_limit}"
+                _warn(
+                    f"Stopped after {summary.pages} pages (max_pages={page_limit}) with "
+                    f"{summary.rows} rows of {_total_text(summary)}; raise --max-pages to "
+                    "fetch more."
+                )
+                break
+            seen_cursors.add(next_cursor)
+            cursor = next_cursor
+    finally:
+        if bar is not None:
+            bar.close()
+    logger.info(
+        "cursor paging fetched %d rows in %d pages (%s)",
+        summary.rows,
+        summary.pages,
+        summary.stop_reason,
+    )
+    return records, summary
+
+
+def _total_text(summary: PagingSummary) -> str:
+    if summary.total_documents is None:
+        return "an unknown total"
+    return f"{summary.total_documents} documents"
+
+
+def _warn(message: str) -> None:
+    logger.warning("%s", message)
+    warnings.warn(message, PagingWarning, stacklevel=4)
+
+
+def _progress_bar(enabled: bool, description: str) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(desc=description, unit=" rows", leave=False)
