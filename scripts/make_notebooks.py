@@ -44,8 +44,9 @@ QUICKSTART: list[tuple[str, str]] = [
     (
         "code",
         "log4shell = %vulncheck index nist-nvd2 --cve CVE-2021-44228\n"
-        'log4shell.attrs["vulncheck"]["meta"]["total_documents"], '
-        'log4shell.filter(like="cvssMetricV31").columns.tolist()',
+        'cvss31 = log4shell.loc[0, "metrics.cvssMetricV31"][0]["cvssData"]\n'
+        'log4shell.attrs["vulncheck"]["meta"]["total_documents"], cvss31["baseScore"], '
+        'cvss31["vectorString"]',
     ),
     (
         "markdown",

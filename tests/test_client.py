@@ -11,6 +11,7 @@ import requests
 
 from vulncheck_magic import (
     AuthenticationError,
+    BadRequestError,
     Client,
     EntitlementError,
     InsecureTransportError,
@@ -148,6 +149,24 @@ def test_index_not_served_is_not_found(client: Client) -> None:
         client.index("exploits")
     assert caught.value.status == 404
     assert "demo API" in str(caught.value)
+
+
+def test_known_index_errors_suggest_nothing(client: Client) -> None:
+    with pytest.raises(BadRequestError) as bad_page:
+        client.index("cisa-kev", page=7)
+    assert "Did you mean" not in str(bad_page.value)
+    with pytest.raises(NotFoundError) as not_served:
+        client.index("ipintel-3d")
+    assert "Did you mean" not in str(not_served.value)
+    assert "%vulncheck indexes" in str(not_served.value)
+
+
+def test_urllib3_debug_log_redacted(client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    client.index("cisa-kev", limit=1, auth_mode="query")
+    urllib3_lines = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
+    assert any("token=***" in line for line in urllib3_lines)
+    assert SECRET_TOKEN not in caplog.text
 
 
 def test_unknown_index_suggests_close_names(client: Client) -> None:

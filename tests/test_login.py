@@ -230,7 +230,14 @@ def test_login_from_other_env_variable(
 ) -> None:
     run_cell(shell, f"%config VulnCheckMagic.base_url = '{demo_server.url}'")
     missing = run_cell(shell, "%vulncheck login --env TEAM_VULNCHECK_TOKEN")
-    assert missing.stdout.strip() == "The environment variable TEAM_VULNCHECK_TOKEN is not set."
+    assert missing.stdout.strip() == (
+        "The environment variable TEAM_VULNCHECK_TOKEN is not set: set it before starting "
+        "the kernel, or run %vulncheck login without --env to use the form."
+    )
+    invalid = run_cell(shell, "%vulncheck login --env 'BAD NAME'")
+    assert invalid.stdout.strip() == (
+        "Invalid environment variable name 'BAD NAME': use letters, digits and _."
+    )
     monkeypatch.setenv("TEAM_VULNCHECK_TOKEN", "  ")
     empty = run_cell(shell, "%vulncheck login --env TEAM_VULNCHECK_TOKEN")
     assert empty.stdout.strip() == "The environment variable TEAM_VULNCHECK_TOKEN is empty."

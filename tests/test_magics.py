@@ -220,6 +220,14 @@ def test_api_errors_are_one_line_without_token(
         ("index 'bad name!'", "invalid index name"),
         ("index cisa-kev --param novalue", "use KEY=VALUE"),
         ("index cisa-kev -o 1abc", "invalid variable name"),
+        ("demo --port 99999", "argument --port: use a TCP port from 0 to 65535"),
+        ("index cisa-kev --start_cursor --page 2", "page cannot be combined with cursor"),
+        ("index cisa-kev --page 2 --param page=3", "--param page= repeats a value"),
+        (
+            "index cisa-kev --pubStartDate 2024-12-31 --pubEndDate 2024-01-01",
+            "pubStartDate 2024-12-31 is after pubEndDate 2024-01-01",
+        ),
+        ("login --env A --prompt", "argument --prompt: not allowed with argument --env"),
     ],
 )
 def test_user_mistakes_are_usage_errors(
@@ -230,6 +238,42 @@ def test_user_mistakes_are_usage_errors(
     assert message in str(outcome.error)
     assert "\n" not in str(outcome.error)
     assert DEMO_TOKEN not in outcome.text
+
+
+def test_options_ignore_case(demo_shell: InteractiveShell) -> None:
+    outcome = run_cell(demo_shell, "%vulncheck index cisa-kev --order ASC --auth Cookie --limit 2")
+    assert outcome.error is None, outcome.text
+    assert outcome.result.attrs["vulncheck"]["params"]["order"] == "asc"
+    assert outcome.result.attrs["vulncheck"]["auth_mode"] == "cookie"
+
+
+def test_ignored_filter_warns(demo_shell: InteractiveShell) -> None:
+    outcome = run_cell(demo_shell, "%vulncheck index cisa-kev --threat_actor lazarus --limit 2")
+    assert outcome.error is None, outcome.text
+    assert outcome.stderr.startswith(
+        "Warning: Index 'cisa-kev' does not list threat_actor among its filters"
+    )
+    assert len(outcome.stderr.strip().splitlines()) == 1
+    assert outcome.result.attrs["vulncheck"]["ignored_params"] == ["threat_actor"]
+    honoured = run_cell(demo_shell, "%vulncheck index cisa-kev --cve CVE-2021-44228")
+    assert honoured.stderr == ""
+    assert "ignored_params" not in honoured.result.attrs["vulncheck"]
+
+
+def test_config_rejects_plain_http_host(
+    shell: InteractiveShell, caplog: pytest.LogCaptureFixture
+) -> None:
+    run_cell(shell, "%config VulnCheckMagic.base_url = 'http://api.example.invalid'")
+    assert "plain http:// would expose the token" in caplog.text
+    assert run_cell(shell, "%vulncheck status").result["value"]["base_url"] == (
+        "https://api.vulncheck.com"
+    )
+
+
+def test_misspelled_index_without_token(shell: InteractiveShell) -> None:
+    outcome = run_cell(shell, "%vulncheck index cisa-kv")
+    assert isinstance(outcome.error, UsageError)
+    assert "did you mean cisa-kev" in str(outcome.error)
 
 
 def test_help_option_prints_command_help(shell: InteractiveShell) -> None:

@@ -262,9 +262,16 @@ class Client(EndpointMethods):
     # Index names
 
     def _suggest_names(self, name: str) -> list[str]:
+        """Return close index names for a name that no catalog knows, else nothing.
+
+        A known name failed for another reason (a bad parameter, or an index this server
+        does not serve), so suggesting other names would mislead.
+        """
         from ._catalog import index_names, suggest_index_names
 
         candidates = set(index_names()) | set(self._server_index_names.get(self.base_url, ()))
+        if name in candidates:
+            return []
         return suggest_index_names(name, candidates)
 
     def _check_index_name(self, name: str, auth_mode: str | AuthMode | None) -> str:
@@ -278,7 +285,10 @@ class Client(EndpointMethods):
         if server_names is None:
             try:
                 envelope = self.fetch("/v3/index", auth_mode=auth_mode)
-            except (TokenMissingError, InsecureTransportError):
+            except TokenMissingError:
+                # Without a token the live list cannot be read: judge by the catalog alone.
+                raise UnknownIndexError(name, self._suggest_names(name)) from None
+            except InsecureTransportError:
                 raise
             except VulnCheckError as exc:
                 logger.info("could not fetch the index list to check %r: %s", name, exc)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import contextlib
 import re
 import tempfile
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._auth import AuthMode
-from ._errors import ResponseFormatError
+from ._errors import ResponseFormatError, VulnCheckWarning
+from ._logging import logger
 from ._params import InvalidParameterError, normalize_cve
 
 if TYPE_CHECKING:
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     from ._backups import DownloadResult, ParquetResult
     from ._client import Envelope
 
-__all__ = ["EndpointMethods"]
+__all__ = ["EndpointMethods", "IgnoredFilterWarning"]
 
 AuthArg = str | AuthMode | None
 
@@ -126,17 +128,20 @@ class EndpointMethods:
         whether the result is complete, why it stopped and the cursor to resume from. A page
         that fails after the first ends the run with a warning and keeps the rows before it.
         """
-        if not all_pages:
+        if all_pages:
+            frame = self._index_all_pages(  # type: ignore[attr-defined]
+                name,
+                params,
+                max_pages=max_pages,
+                max_rows=max_rows,
+                progress=progress,
+                auth_mode=auth_mode,
+            )
+        else:
             envelope = self.index_envelope(name, auth_mode=auth_mode, **params)  # type: ignore[attr-defined]
-            return frame_from_data(envelope)
-        return self._index_all_pages(  # type: ignore[attr-defined]
-            name,
-            params,
-            max_pages=max_pages,
-            max_rows=max_rows,
-            progress=progress,
-            auth_mode=auth_mode,
-        )
+            frame = frame_from_data(envelope)
+        _flag_ignored_filters(frame.attrs["vulncheck"])
+        return frame
 
     def _index_all_pages(
         self,
@@ -513,6 +518,42 @@ class EndpointMethods:
         frame = records_to_frame(body if isinstance(body, list) else [body])
         frame.attrs["vulncheck"] = envelope.provenance
         return frame
+
+
+class IgnoredFilterWarning(VulnCheckWarning):
+    """A filter was sent that the index does not list among its parameters."""
+
+
+_NOT_FILTERS = frozenset({"page", "limit", "cursor", "start_cursor", "sort", "order"})
+
+
+def _flag_ignored_filters(provenance: dict[str, Any]) -> None:
+    """Warn about sent filters that ``_meta.parameters`` does not list, and record them.
+
+    The API ignores filters an index does not support instead of rejecting them, so a
+    misspelled or unsupported filter would silently return unfiltered rows. Nothing is
+    checked when the response has no ``_meta.parameters`` (it is missing on some empty
+    results).
+    """
+    meta = provenance.get("meta") or {}
+    listed = meta.get("parameters") if isinstance(meta, dict) else None
+    if not isinstance(listed, list) or not listed:
+        return
+    accepted = {str(item.get("name")) for item in listed if isinstance(item, dict)}
+    sent = [name for name in provenance.get("params", {}) if name not in _NOT_FILTERS]
+    ignored = [name for name in sent if name not in accepted]
+    if not ignored:
+        return
+    provenance["ignored_params"] = ignored
+    index = provenance.get("index")
+    names = ", ".join(sorted(name for name in accepted if name))
+    message = (
+        f"Index {index!r} does not list {', '.join(ignored)} among its filters, so the "
+        f"server most likely ignored {'it' if len(ignored) == 1 else 'them'} and the rows are "
+        f"not filtered that way. Its filters: {names}."
+    )
+    logger.warning("%s", message)
+    warnings.warn(message, IgnoredFilterWarning, stacklevel=4)
 
 
 def _require_text(name: str, value: str, *, example: str) -> str:

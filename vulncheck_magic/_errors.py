@@ -19,11 +19,16 @@ __all__ = [
     "ServerError",
     "TokenMissingError",
     "VulnCheckError",
+    "VulnCheckWarning",
 ]
 
 
 class VulnCheckError(Exception):
     """Base class of every error that vulncheck-magic raises on purpose."""
+
+
+class VulnCheckWarning(UserWarning):
+    """Base class of the warnings vulncheck-magic issues: a result that may mislead."""
 
 
 class TokenMissingError(VulnCheckError):

@@ -14,7 +14,7 @@ import requests.auth
 
 from ._auth import AuthMode, TokenAuth
 from ._errors import NetworkError
-from ._logging import logger
+from ._logging import install_urllib3_redaction, logger
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -26,6 +26,8 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = "https://api.vulncheck.com"
+
+install_urllib3_redaction()
 
 _MAX_REDIRECTS = 5
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,8 @@ __all__ = [
 
 # Far above the length of any API token, so that longer input was pasted by mistake.
 MAX_TOKEN_LENGTH = 512
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 NO_INPUT_MESSAGE = (
     "No one can type a token in this run (it is not interactive, as under nbclient, papermill "
@@ -94,7 +97,7 @@ def check_token(
     except AuthenticationError:
         logger.info("login rejected by %s (HTTP 401)", client.base_url)
         return LoginOutcome(
-            False, "Token rejected (401): check that you pasted the whole, current token."
+            False, "Token rejected (401): check that the token is complete and has not expired."
         )
     except VulnCheckError as exc:
         logger.info("login check against %s failed: %s", client.base_url, exc)
@@ -141,6 +144,7 @@ def login_with_prompt(client: Client, auth_mode: AuthMode, store: TokenStore) ->
     try:
         value = getpass.getpass("VulnCheck API token (input hidden): ")
     except (EOFError, KeyboardInterrupt):
+        print()  # end the prompt's line before the status
         return LoginOutcome(False, "Login cancelled: no token was stored.")
     return check_token(value, client=client, auth_mode=auth_mode, store=store)
 
@@ -149,9 +153,17 @@ def login_from_environment(
     name: str, client: Client, auth_mode: AuthMode, store: TokenStore
 ) -> LoginOutcome:
     """Read the token from the environment variable ``name`` and check it."""
+    if not _ENV_NAME.fullmatch(name):
+        return LoginOutcome(
+            False, f"Invalid environment variable name {name!r}: use letters, digits and _."
+        )
     value = os.environ.get(name)
     if value is None:
-        return LoginOutcome(False, f"The environment variable {name} is not set.")
+        return LoginOutcome(
+            False,
+            f"The environment variable {name} is not set: set it before starting the kernel, "
+            "or run %vulncheck login without --env to use the form.",
+        )
     if not clean_token(value):
         return LoginOutcome(False, f"The environment variable {name} is empty.")
     return check_token(value, client=client, auth_mode=auth_mode, store=store)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -10,7 +12,15 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from traitlets import CaselessStrEnum, TraitError, Unicode, observe, validate
 
 from ._auth import AuthMode, TokenStore, get_token_store, parse_auth_mode
-from ._client import Client, default_base_url, normalize_base_url
+from ._client import (
+    BASE_URL_ENV_VAR,
+    DEFAULT_BASE_URL,
+    Client,
+    default_base_url,
+    is_loopback_url,
+    normalize_base_url,
+)
+from ._errors import VulnCheckWarning
 from ._params import InvalidParameterError
 from ._parser import HelpRequested, build_parser, format_help, index_params, parse_line
 
@@ -46,7 +56,14 @@ class VulnCheckMagic(Magics):
     def __init__(self, shell: InteractiveShell | None = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         if not self.base_url:
-            self.base_url = default_base_url()
+            try:
+                self.base_url = default_base_url()
+            except TraitError as exc:
+                print(
+                    f"Warning: {BASE_URL_ENV_VAR} is ignored: {exc}. Using {DEFAULT_BASE_URL}.",
+                    file=sys.stderr,
+                )
+                self.base_url = DEFAULT_BASE_URL
         self.token_store: TokenStore = get_token_store()
         self.demo: DemoServer | None = None
         self.login_form: LoginForm | None = None
@@ -57,9 +74,15 @@ class VulnCheckMagic(Magics):
     def _validate_base_url(self, proposal: dict[str, Any]) -> str:
         # %config shows the message of a TraitError as one logged error line.
         try:
-            return normalize_base_url(proposal["value"])
+            url = normalize_base_url(proposal["value"])
         except ValueError as exc:
             raise TraitError(str(exc)) from None
+        if url.startswith("http://") and not is_loopback_url(url):
+            raise TraitError(
+                f"invalid base URL {url!r}: plain http:// would expose the token; use https:// "
+                "(plain http is allowed only for loopback addresses such as 127.0.0.1)"
+            )
+        return url
 
     @observe("base_url", "auth_mode")
     def _settings_changed(self, change: dict[str, Any]) -> None:
@@ -82,9 +105,13 @@ class VulnCheckMagic(Magics):
         if handler is None:
             raise UsageError("missing command. Run %vulncheck? for help.")
         try:
-            result = handler(args)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", VulnCheckWarning)
+                result = handler(args)
         except InvalidParameterError as exc:
             raise UsageError(str(exc)) from None
+        finally:
+            _show_warnings(caught)
         output = getattr(args, "output", None)
         if output:
             if not output.isidentifier():
@@ -183,6 +210,15 @@ class VulnCheckMagic(Magics):
             "demo": demo,
         }
         return pd.DataFrame({"value": list(rows.values())}, index=pd.Index(rows, name="setting"))
+
+
+def _show_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Print our warnings as one line each; pass any other warning on unchanged."""
+    for item in caught:
+        if issubclass(item.category, VulnCheckWarning):
+            print(f"Warning: {item.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(item.message, item.category, item.filename, item.lineno)
 
 
 VulnCheckMagic.vulncheck.__doc__ = format_help()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import VulnCheckError
+from ._errors import VulnCheckError, VulnCheckWarning
 from ._logging import logger
 
 __all__ = [
@@ -30,7 +30,7 @@ DEFAULT_MAX_PAGES = 1_000
 DEFAULT_MAX_ROWS = 100_000
 
 
-class PagingWarning(UserWarning):
+class PagingWarning(VulnCheckWarning):
     """Cursor paging stopped before the end of the results."""
 
 

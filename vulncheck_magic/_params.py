@@ -114,4 +114,26 @@ def normalize_index_params(params: Mapping[str, object]) -> dict[str, str]:
             wire[name] = order
         else:
             wire[name] = str(value)
+    _check_ranges(wire)
+    if "page" in wire and ("cursor" in wire or "start_cursor" in wire):
+        raise InvalidParameterError(
+            "page cannot be combined with cursor paging: use either page (offset paging) or "
+            "start_cursor and cursor"
+        )
     return wire
+
+
+_DATE_RANGES = (
+    ("pubStartDate", "pubEndDate"),
+    ("lastModStartDate", "lastModEndDate"),
+    ("updatedAtStartDate", "updatedAtEndDate"),
+)
+
+
+def _check_ranges(wire: Mapping[str, str]) -> None:
+    for start, end in _DATE_RANGES:
+        if start in wire and end in wire and wire[start] > wire[end]:
+            raise InvalidParameterError(
+                f"invalid date range: {start} {wire[start]} is after {end} {wire[end]}; "
+                "swap the two dates"
+            )

@@ -91,6 +91,20 @@ def _positive_int(text: str) -> int:
     return number
 
 
+def _port(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"use a TCP port from 0 to 65535, not {text!r}")
+    return number
+
+
+def _lower(text: str) -> str:
+    return text.strip().lower()
+
+
 def _cve(text: str) -> str:
     try:
         return normalize_cve(text)
@@ -109,6 +123,7 @@ def _add_common_options(parser: argparse.ArgumentParser, *, output: bool = True)
     group = parser.add_argument_group("common options")
     group.add_argument(
         "--auth",
+        type=_lower,
         choices=[mode.value for mode in AuthMode],
         help="where this request carries the token: Authorization header, query parameter or "
         "cookie (default: %%config VulnCheckMagic.auth_mode)",
@@ -151,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--stop", action="store_true", help="stop the demo API")
     demo.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=0,
         help="TCP port on 127.0.0.1 (default: 0, a free port)",
     )
@@ -184,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--page", type=_positive_int, metavar="N", help="page number, from 1 (default: 1)"
     )
     paging.add_argument("--sort", metavar="FIELD", help="field to sort by, e.g. date_added")
-    paging.add_argument("--order", choices=["asc", "desc"], help="sort direction")
+    paging.add_argument("--order", type=_lower, choices=["asc", "desc"], help="sort direction")
     paging.add_argument(
         "--start_cursor",
         action="store_true",
@@ -219,15 +234,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     login.add_argument(
         "--auth",
+        type=_lower,
         choices=[mode.value for mode in AuthMode],
         help="preselect the auth mode; on success it becomes the session's auth mode",
     )
-    login.add_argument(
+    source = login.add_mutually_exclusive_group()
+    source.add_argument(
         "--env",
         metavar="NAME",
         help="read the token from the environment variable NAME instead of asking",
     )
-    login.add_argument(
+    source.add_argument(
         "--prompt",
         action="store_true",
         help="ask with a hidden text prompt instead of the form (for frontends without widgets)",
@@ -345,5 +362,9 @@ def index_params(namespace: argparse.Namespace) -> dict[str, Any]:
     for name in INDEX_FILTERS:
         params[name] = getattr(namespace, name)
     for key, value in namespace.param:
+        if params.get(key) is not None:
+            raise UsageError(
+                f"--param {key}= repeats a value that an option already sets: give {key} once"
+            )
         params[key] = value
     return params

@@ -93,8 +93,8 @@ def error_from_response(
     elif status == 401:
         error_class = AuthenticationError
         hint = (
-            "The token is missing, invalid or expired: run %vulncheck login, or set "
-            "VULNCHECK_API_TOKEN to a valid token."
+            "The API rejected the token (missing, invalid or expired): run %vulncheck login, "
+            "or set VULNCHECK_API_TOKEN to a valid token."
         )
     elif status in (402, 403):
         error_class = EntitlementError
