@@ -7,10 +7,11 @@ server errors and redirects.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 
 @dataclass
@@ -31,14 +32,21 @@ class Seen:
     headers: dict[str, str]
 
 
+Responder = Callable[[dict[str, list[str]]], Reply]
+
+
 class ScriptedServer(ThreadingHTTPServer):
-    """Serves ``replies[path_without_query]``; unknown paths get 404."""
+    """Serves ``replies[path_without_query]``; unknown paths get 404.
+
+    A reply may be a function of the parsed query string, for servers whose answer depends
+    on the request (cursor paging).
+    """
 
     daemon_threads = True
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         super().__init__((host, 0), _Handler)
-        self.replies: dict[str, Reply] = {}
+        self.replies: dict[str, Reply | Responder] = {}
         self.seen: list[Seen] = []
 
     @property
@@ -53,7 +61,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.seen.append(Seen("GET", self.path, dict(self.headers.items())))
-        reply = self.server.replies.get(self.path.split("?", 1)[0], Reply(404, b"not found"))
+        path, _, query = self.path.partition("?")
+        reply = self.server.replies.get(path, Reply(404, b"not found"))
+        if callable(reply):
+            reply = reply(parse_qs(query, keep_blank_values=True))
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)

@@ -206,8 +206,12 @@ def test_api_errors_are_one_line_without_token(
     [
         ("", "missing command"),
         ("indx", "unknown command 'indx' (did you mean index?)"),
-        ("index", "missing index name"),
-        ("index cisa-kev --limt 5", "unknown option --limt (did you mean --limit?)"),
+        ("index", "missing NAME. Run %vulncheck index --help"),
+        ("purl", "missing PURL. Run %vulncheck purl --help"),
+        (
+            "index cisa-kev --limt 5",
+            "unknown option --limt for index cisa-kev (did you mean --limit?)",
+        ),
         ("index cisa-kev --auth bearer", "invalid choice: 'bearer'"),
         ("index cisa-kev --limit 0", "argument --limit: use a whole number of at least 1"),
         ("index cisa-kev --page -1", "argument --page"),
@@ -222,7 +226,7 @@ def test_api_errors_are_one_line_without_token(
         ("index cisa-kev -o 1abc", "invalid variable name"),
         ("demo --port 99999", "argument --port: use a TCP port from 0 to 65535"),
         ("index cisa-kev --start_cursor --page 2", "page cannot be combined with cursor"),
-        ("index cisa-kev --page 2 --param page=3", "--param page= repeats a value"),
+        ("index cisa-kev --page 2 --param page=3", "page is given twice"),
         (
             "index cisa-kev --pubStartDate 2024-12-31 --pubEndDate 2024-01-01",
             "pubStartDate 2024-12-31 is after pubEndDate 2024-01-01",

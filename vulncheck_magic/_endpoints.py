@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ._backups import DownloadResult, ParquetResult
     from ._client import Envelope
 
-__all__ = ["EndpointMethods", "IgnoredFilterWarning"]
+__all__ = ["EndpointMethods", "IgnoredFilterWarning", "rules_frame"]
 
 AuthArg = str | AuthMode | None
 
@@ -453,29 +453,8 @@ class EndpointMethods:
         """Return the Initial Access rules for ``snort`` or ``suricata``: one rule per row,
         with its ``sid`` and ``msg`` parsed out. Comment and blank lines are skipped.
         """
-        import pandas as pd
-
         text = self.rules_text(kind, auth_mode=auth_mode)  # type: ignore[attr-defined]
-        rows = []
-        for line in text.splitlines():
-            rule = line.strip()
-            if not rule or rule.startswith("#"):
-                continue
-            sid = _RULE_SID.search(rule)
-            msg = _RULE_MSG.search(rule)
-            rows.append(
-                {
-                    "sid": int(sid.group(1)) if sid else None,
-                    "msg": msg.group(1) if msg else None,
-                    "rule": rule,
-                }
-            )
-        frame = pd.DataFrame(rows, columns=["sid", "msg", "rule"])
-        frame.attrs["vulncheck"] = {
-            "endpoint": f"/v3/rules/initial-access/{kind}",
-            "rules": len(frame),
-        }
-        return frame
+        return rules_frame(text, kind)
 
     # Account and anything else
 
@@ -554,6 +533,29 @@ def _flag_ignored_filters(provenance: dict[str, Any]) -> None:
     )
     logger.warning("%s", message)
     warnings.warn(message, IgnoredFilterWarning, stacklevel=4)
+
+
+def rules_frame(text: str, kind: str) -> pd.DataFrame:
+    """Parse a Snort or Suricata rule file into one row per rule: sid, msg, rule."""
+    import pandas as pd
+
+    rows = []
+    for line in text.splitlines():
+        rule = line.strip()
+        if not rule or rule.startswith("#"):
+            continue
+        sid = _RULE_SID.search(rule)
+        msg = _RULE_MSG.search(rule)
+        rows.append(
+            {
+                "sid": int(sid.group(1)) if sid else None,
+                "msg": msg.group(1) if msg else None,
+                "rule": rule,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=["sid", "msg", "rule"])
+    frame.attrs["vulncheck"] = {"endpoint": f"/v3/rules/initial-access/{kind}", "rules": len(frame)}
+    return frame
 
 
 def _require_text(name: str, value: str, *, example: str) -> str:

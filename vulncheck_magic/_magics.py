@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import warnings
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import CaselessStrEnum, TraitError, Unicode, observe, validate
 
 from ._auth import AuthMode, TokenStore, get_token_store, parse_auth_mode
+from ._batch import body_values, run_batch
 from ._client import (
     BASE_URL_ENV_VAR,
     DEFAULT_BASE_URL,
@@ -20,9 +22,10 @@ from ._client import (
     is_loopback_url,
     normalize_base_url,
 )
+from ._data_commands import DATA_COMMANDS, run_data_command
 from ._errors import VulnCheckWarning
 from ._params import InvalidParameterError
-from ._parser import HelpRequested, build_parser, format_help, index_params, parse_line
+from ._parser import HelpRequested, build_parser, format_help, parse_line, split_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,6 +35,9 @@ if TYPE_CHECKING:
     from .demo import DemoServer
 
 __all__ = ["VulnCheckMagic"]
+
+# Commands that a %%vulncheck cell runs once per value of its body.
+_BATCH_COMMANDS = frozenset({"index", "purl", "cpe", "search cve"})
 
 
 @magics_class
@@ -94,24 +100,22 @@ class VulnCheckMagic(Magics):
         elif self.demo is None:
             client.base_url = change["new"]
 
-    @line_magic
-    def vulncheck(self, line: str) -> Any:
+    @line_cell_magic
+    def vulncheck(self, line: str, cell: str | None = None) -> Any:
         # The docstring is generated from the parser below, after the class.
-        try:
-            args = parse_line(self.parser, line)
-        except HelpRequested:
-            return None
-        handler = getattr(self, f"_command_{args.command}", None)
-        if handler is None:
-            raise UsageError("missing command. Run %vulncheck? for help.")
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", VulnCheckWarning)
-                result = handler(args)
-        except InvalidParameterError as exc:
-            raise UsageError(str(exc)) from None
-        finally:
-            _show_warnings(caught)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", VulnCheckWarning)
+            try:
+                if cell is None:
+                    args, result = self._run_line(line)
+                else:
+                    args, result = self._run_cell(line, cell)
+            except HelpRequested:
+                return None
+            except InvalidParameterError as exc:
+                raise UsageError(str(exc)) from None
+            finally:
+                _show_warnings(caught)
         output = getattr(args, "output", None)
         if output:
             if not output.isidentifier():
@@ -120,7 +124,57 @@ class VulnCheckMagic(Magics):
             return None
         return result
 
-    # Commands
+    def _run_line(self, line: str) -> tuple[argparse.Namespace, Any]:
+        args = parse_line(self.parser, line)
+        if args.command in DATA_COMMANDS:
+            return args, run_data_command(self.client, args)
+        handler = getattr(self, f"_command_{args.command}", None)
+        if handler is None:
+            raise UsageError("missing command. Run %vulncheck? for help.")
+        return args, handler(args)
+
+    def _run_cell(self, line: str, cell: str) -> tuple[argparse.Namespace, Any]:
+        """Run a ``%%vulncheck`` cell: the line once per body value, or purls as one batch."""
+        words = split_line(line)
+        command = " ".join(words[:2]) if words[:1] == ["search"] else (words[0] if words else "")
+        values = body_values(cell)
+        if command == "purls":
+            args = parse_line(self.parser, line)
+            args.purls = [*args.purls, *values]
+            return args, run_data_command(self.client, args)
+        if command not in _BATCH_COMMANDS:
+            raise UsageError(
+                f"a %%vulncheck cell runs {', '.join(sorted(_BATCH_COMMANDS))} or purls, not "
+                f"{command or 'nothing'}: use the line magic %vulncheck for it"
+            )
+        if command == "index" and (len(words) < 3 or not words[-1].startswith("--")):
+            raise UsageError(
+                "end the line with the option that takes each value, for example "
+                "%%vulncheck index vulncheck-kev --cve"
+            )
+        if not values:
+            raise UsageError("the cell has no values: put one value per line below the magic line")
+        parsed: dict[str, argparse.Namespace] = {}
+        problems: list[str] = []
+        for value in values:
+            try:
+                parsed[value] = parse_line(self.parser, f"{line} {shlex.quote(value)}")
+            except UsageError as exc:
+                problems.append(str(exc))
+        if not parsed:
+            raise UsageError(problems[0])
+        first = next(iter(parsed.values()))
+        if getattr(first, "raw", False):
+            raise UsageError("--raw works on one value: use the line magic %vulncheck for it")
+
+        def run_one(value: str) -> Any:
+            # A value that did not parse is parsed again, so that its row gets its message.
+            args = parsed.get(value) or parse_line(self.parser, f"{line} {shlex.quote(value)}")
+            return run_data_command(self.client, args, progress=False)
+
+        return first, run_batch(values, run_one)
+
+    # Session commands
 
     def _command_demo(self, args: argparse.Namespace) -> None:
         if args.stop:
@@ -157,22 +211,6 @@ class VulnCheckMagic(Magics):
         self.token_store.clear_demo_token()
         self.client.base_url = self.base_url
         print(f"Demo API stopped. Queries go to {self.base_url} again.")
-
-    def _command_indexes(self, args: argparse.Namespace) -> pd.DataFrame | dict[str, Any]:
-        if args.raw:
-            return self.client.fetch("/v3/index", auth_mode=args.auth).body
-        return self.client.indexes(auth_mode=args.auth)
-
-    def _command_index(self, args: argparse.Namespace) -> pd.DataFrame | dict[str, Any]:
-        if not args.name:
-            raise UsageError(
-                "missing index name: use %vulncheck index NAME, for example "
-                "%vulncheck index vulncheck-kev (%vulncheck indexes lists them)"
-            )
-        params = index_params(args)
-        if args.raw:
-            return self.client.index_envelope(args.name, auth_mode=args.auth, **params).body
-        return self.client.index(args.name, auth_mode=args.auth, **params)
 
     def _command_login(self, args: argparse.Namespace) -> None:
         from ._login import login_from_environment, start_login

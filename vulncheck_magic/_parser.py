@@ -1,7 +1,8 @@
-"""The argument parser of ``%vulncheck`` and the help text generated from it.
+"""Parsing a ``%vulncheck`` line, and the help text generated from the same parser.
 
 The parser is the single source of the options: the ``%vulncheck?`` help is built from it,
-so that help and behaviour cannot drift apart.
+so that help and behaviour cannot drift apart. Index-specific parameters come from the
+offline catalog and are parsed after the fixed options.
 """
 
 from __future__ import annotations
@@ -14,51 +15,21 @@ from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 
-from ._auth import AuthMode
-from ._params import DATE_PARAMETERS, InvalidParameterError, normalize_cve
+from ._commands import COMMANDS, HELP_WIDTH, INDEX_FILTERS, add_commands, formatter
 
 __all__ = [
     "COMMANDS",
     "HelpRequested",
     "build_parser",
     "format_help",
+    "format_index_help",
     "index_params",
     "parse_line",
     "subparsers",
 ]
 
-HELP_WIDTH = 92
-
-# Common filters of ``GET /v3/index/{index}``, under their wire names, with their help.
-INDEX_FILTERS: dict[str, str] = {
-    "cve": "CVE id, for example CVE-2021-44228 (case-insensitive)",
-    "alias": "vulnerability alias, for example a GHSA id",
-    "iava": "IAVA id",
-    "jvndb": "JVNDB id, for example JVNDB-2025-007355",
-    "ilvn": "Israeli ILVN id",
-    "threat_actor": "threat-actor name",
-    "mitre_id": "MITRE ATT&CK group id, for example G0013",
-    "misp_id": "MISP galaxy id",
-    "ransomware": "ransomware family name",
-    "botnet": "botnet name",
-    "published": "published date",
-    "date": "exact published date, YYYY-MM-DD",
-    "updatedAtStartDate": "first VulnCheck update date to include, YYYY-MM-DD",
-    "updatedAtEndDate": "last VulnCheck update date to include, YYYY-MM-DD",
-    "lastModStartDate": "first last-modified date to include, YYYY-MM-DD",
-    "lastModEndDate": "last last-modified date to include, YYYY-MM-DD",
-    "pubStartDate": "first published date to include, YYYY-MM-DD",
-    "pubEndDate": "last published date to include, YYYY-MM-DD",
-}
-
-COMMANDS: dict[str, str] = {
-    "demo": "start the embedded offline demo API and point this kernel at it",
-    "indexes": "list the indexes the token may read",
-    "index": "query one index: one row per record",
-    "status": "show the base URL, auth mode, token source (masked) and demo state",
-    "login": "enter a token in a masked form (or a hidden prompt) for this kernel",
-    "logout": "forget the token entered in this kernel",
-}
+# Parameters of an index that fixed options of ``index`` already set.
+_PAGING_PARAMETERS = frozenset({"page", "limit", "cursor", "start_cursor", "order", "sort"})
 
 
 class HelpRequested(Exception):
@@ -69,6 +40,9 @@ class _Parser(argparse.ArgumentParser):
     """ArgumentParser that raises UsageError instead of exiting the kernel."""
 
     def error(self, message: str) -> NoReturn:
+        required = "the following arguments are required: "
+        if message.startswith(required):
+            message = f"missing {message[len(required) :]}"
         raise UsageError(f"{message}. Run %{self.prog} --help for the options.")
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
@@ -77,204 +51,37 @@ class _Parser(argparse.ArgumentParser):
         raise HelpRequested
 
 
-def _formatter(prog: str) -> argparse.HelpFormatter:
-    return argparse.HelpFormatter(prog, width=HELP_WIDTH, max_help_position=30)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"use a whole number of at least 1, not {text!r}")
-    return number
-
-
-def _port(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        number = -1
-    if not 0 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"use a TCP port from 0 to 65535, not {text!r}")
-    return number
-
-
-def _lower(text: str) -> str:
-    return text.strip().lower()
-
-
-def _cve(text: str) -> str:
-    try:
-        return normalize_cve(text)
-    except InvalidParameterError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _key_value(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"use KEY=VALUE, not {text!r}")
-    return key.strip(), value
-
-
-def _add_common_options(parser: argparse.ArgumentParser, *, output: bool = True) -> None:
-    group = parser.add_argument_group("common options")
-    group.add_argument(
-        "--auth",
-        type=_lower,
-        choices=[mode.value for mode in AuthMode],
-        help="where this request carries the token: Authorization header, query parameter or "
-        "cookie (default: %%config VulnCheckMagic.auth_mode)",
-    )
-    if output:
-        group.add_argument(
-            "-o",
-            "--output",
-            metavar="VAR",
-            help="store the result in the variable VAR instead of displaying it",
-        )
-        group.add_argument(
-            "--raw",
-            action="store_true",
-            help="return the parsed JSON envelope (_benchmark, _meta, data) as a dict, not a frame",
-        )
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Build the parser of every ``%vulncheck`` command."""
     parser = _Parser(
         prog="vulncheck",
         description="Query the VulnCheck API v3 and return pandas DataFrames.",
-        formatter_class=_formatter,
+        formatter_class=formatter,
         allow_abbrev=False,
     )
-    commands = parser.add_subparsers(
-        dest="command", metavar="COMMAND", parser_class=_Parser, required=False
-    )
-
-    demo = commands.add_parser(
-        "demo",
-        help=COMMANDS["demo"],
-        description="Start the embedded demo API on 127.0.0.1 (real CISA KEV and NVD records, "
-        "no network, no real token needed) and send this kernel's queries to it with the demo "
-        "token. --stop stops it and restores the previous base URL.",
-        formatter_class=_formatter,
-        allow_abbrev=False,
-    )
-    demo.add_argument("--stop", action="store_true", help="stop the demo API")
-    demo.add_argument(
-        "--port",
-        type=_port,
-        default=0,
-        help="TCP port on 127.0.0.1 (default: 0, a free port)",
-    )
-
-    indexes = commands.add_parser(
-        "indexes",
-        help=COMMANDS["indexes"],
-        description="List the indexes the token may read: one row per index with name, "
-        "description and href.",
-        formatter_class=_formatter,
-        allow_abbrev=False,
-    )
-    _add_common_options(indexes)
-
-    index = commands.add_parser(
-        "index",
-        help=COMMANDS["index"],
-        description="Query one index (GET /v3/index/NAME): one row per record, nested fields "
-        "flattened into dotted columns, dates as UTC datetimes. Offset paging reaches page "
-        "_meta.max_pages (6 on most indexes); beyond it use --start_cursor and --cursor.",
-        formatter_class=_formatter,
-        allow_abbrev=False,
-    )
-    index.add_argument("name", metavar="NAME", nargs="?", help="index name, e.g. vulncheck-kev")
-    paging = index.add_argument_group("paging and sorting")
-    paging.add_argument(
-        "--limit", type=_positive_int, metavar="N", help="records per page (API default: 100)"
-    )
-    paging.add_argument(
-        "--page", type=_positive_int, metavar="N", help="page number, from 1 (default: 1)"
-    )
-    paging.add_argument("--sort", metavar="FIELD", help="field to sort by, e.g. date_added")
-    paging.add_argument("--order", type=_lower, choices=["asc", "desc"], help="sort direction")
-    paging.add_argument(
-        "--start_cursor",
-        action="store_true",
-        help="start cursor paging; the next cursor is in df.attrs['vulncheck']['meta']",
-    )
-    paging.add_argument("--cursor", help="continue cursor paging from this _meta.next_cursor")
-    filters = index.add_argument_group("filters (API wire names)")
-    for name, text in INDEX_FILTERS.items():
-        kind = _cve if name == "cve" else str
-        metavar = "YYYY-MM-DD" if name in DATE_PARAMETERS else name.upper()
-        filters.add_argument(f"--{name}", type=kind, metavar=metavar, help=text)
-    filters.add_argument(
-        "--param",
-        action="append",
-        type=_key_value,
-        default=[],
-        metavar="KEY=VALUE",
-        help="any other query parameter, sent as given (repeatable)",
-    )
-    _add_common_options(index)
-
-    login = commands.add_parser(
-        "login",
-        help=COMMANDS["login"],
-        description="Show a form with a masked token field, the auth mode, Log in and Log out. "
-        "Log in checks the token with one request to the index list and keeps it in this "
-        "kernel's memory only. Where widgets cannot render, a hidden prompt asks instead; "
-        "where no one can type (nbclient, papermill), it says how to set VULNCHECK_API_TOKEN. "
-        "The token itself is never an option, so it never ends up in the notebook.",
-        formatter_class=_formatter,
-        allow_abbrev=False,
-    )
-    login.add_argument(
-        "--auth",
-        type=_lower,
-        choices=[mode.value for mode in AuthMode],
-        help="preselect the auth mode; on success it becomes the session's auth mode",
-    )
-    source = login.add_mutually_exclusive_group()
-    source.add_argument(
-        "--env",
-        metavar="NAME",
-        help="read the token from the environment variable NAME instead of asking",
-    )
-    source.add_argument(
-        "--prompt",
-        action="store_true",
-        help="ask with a hidden text prompt instead of the form (for frontends without widgets)",
-    )
-
-    commands.add_parser(
-        "logout",
-        help=COMMANDS["logout"],
-        description="Forget the token entered in this kernel, and say whether "
-        "VULNCHECK_API_TOKEN still provides one.",
-        formatter_class=_formatter,
-        allow_abbrev=False,
-    )
-
-    commands.add_parser(
-        "status",
-        help=COMMANDS["status"],
-        description="Show the base URL, auth mode, token source with the token masked, and "
-        "whether the demo API runs.",
-        formatter_class=_formatter,
-        allow_abbrev=False,
-    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    add_commands(commands)
     return parser
 
 
 def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Return a parser's sub-parsers by command name (empty when it has none)."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             return dict(action.choices)
     return {}
+
+
+def _all_commands(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
+    """Every command and nested command (``search cpe``) with its parser, in order."""
+    result = []
+    for name, subparser in subparsers(parser).items():
+        nested = subparsers(subparser)
+        if nested:
+            result += [(f"{name} {kind}", kind_parser) for kind, kind_parser in nested.items()]
+        else:
+            result.append((name, subparser))
+    return result
 
 
 def format_help(parser: argparse.ArgumentParser | None = None) -> str:
@@ -284,12 +91,22 @@ def format_help(parser: argparse.ArgumentParser | None = None) -> str:
         "Query the VulnCheck API v3 from IPython and get pandas DataFrames back.",
         "",
         "Usage:",
-        "  %vulncheck COMMAND [NAME] [OPTIONS]",
+        "  %vulncheck COMMAND [ARGUMENTS] [OPTIONS]",
         "  df = %vulncheck index vulncheck-kev --cve CVE-2021-44228",
+        "",
+        "  %%vulncheck index vulncheck-kev --cve",
+        "  CVE-2021-44228",
+        "  CVE-2023-4966",
+        "",
+        "A %%vulncheck cell runs the line once per value in the cell body (one per line; blank",
+        "lines, # comments and repeats are skipped) and returns one frame with a query column;",
+        "a value that fails gets its message in an error column. It works with index (end the",
+        "line with the option that takes the value), purl, cpe and search cve; purls sends the",
+        "whole body in one request.",
         "",
         "Commands:",
     ]
-    lines += [f"  {name:<10}{text}" for name, text in COMMANDS.items()]
+    lines += [f"  {name:<13}{text}" for name, text in COMMANDS.items()]
     lines += [
         "",
         "Token: a token entered in this kernel wins over the VULNCHECK_API_TOKEN environment",
@@ -303,9 +120,30 @@ def format_help(parser: argparse.ArgumentParser | None = None) -> str:
         "",
         "Every frame carries the request's provenance in df.attrs['vulncheck'].",
     ]
-    for name, subparser in subparsers(parser).items():
+    for name, subparser in _all_commands(parser):
         lines += ["", "-" * HELP_WIDTH, f"%vulncheck {name}", ""]
         lines.append(subparser.format_help().rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def format_index_help(parser: argparse.ArgumentParser, name: str) -> str:
+    """Return the help of ``index``, followed by the catalog's parameters of index ``name``."""
+    from ._catalog import index_parameters, index_title
+
+    text = subparsers(parser)["index"].format_help().rstrip()
+    specs = index_parameters(name)
+    if not specs:
+        return (
+            f"{text}\n\nThe offline catalog does not know the index {name!r}; "
+            "--param KEY=VALUE sends any parameter.\n"
+        )
+    extra = [spec for key, spec in specs.items() if key not in _PAGING_PARAMETERS]
+    lines = [text, "", f"Parameters of {name} ({index_title(name) or 'no title'}):"]
+    for spec in extra:
+        kind = spec.type
+        if spec.enum:
+            kind += ": " + "|".join(spec.enum)
+        lines.append(f"  --{spec.name:<28}{kind}")
     return "\n".join(lines) + "\n"
 
 
@@ -314,16 +152,22 @@ def _suggest(word: str, choices: Sequence[str]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
-def parse_line(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace:
-    """Split a magic line like a POSIX shell and parse it; raise UsageError on any mistake.
-
-    Quotes group words (``--vendor "Palo Alto Networks"``), and a trailing ``# comment`` is
-    dropped.
-    """
+def split_line(line: str) -> list[str]:
+    """Split a magic line like a POSIX shell; a trailing ``# comment`` is dropped."""
     try:
-        words = shlex.split(line, comments=True, posix=True)
+        return shlex.split(line, comments=True, posix=True)
     except ValueError as exc:
         raise UsageError(f"cannot split the line ({exc}): check the quotes") from None
+
+
+def parse_line(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace:
+    """Parse a magic line; raise UsageError on any mistake, HelpRequested after printing help.
+
+    Quotes group words (``--vendor "Palo Alto Networks"``). For ``index``, options that are
+    not fixed options are matched against the parameters the catalog lists for that index
+    and returned in ``namespace.index_extras``.
+    """
+    words = split_line(line)
     if not words:
         raise UsageError(
             f"missing command: use one of {', '.join(COMMANDS)}. Run %vulncheck? for help."
@@ -335,18 +179,91 @@ def parse_line(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace
             f"unknown command {command!r}{_suggest(command, list(commands))}: use one of "
             f"{', '.join(COMMANDS)}. Run %vulncheck? for help."
         )
+    asks_help = any(word in ("-h", "--help") for word in words[2:])
+    if command == "index" and len(words) > 1 and not words[1].startswith("-") and asks_help:
+        print(format_index_help(parser, words[1]))
+        raise HelpRequested
     namespace, extra = parser.parse_known_args(words)
-    if extra:
-        subparser = commands.get(command, parser)
-        options = [option for action in subparser._actions for option in action.option_strings]
-        first = extra[0]
-        word = first.split("=", 1)[0]
-        if word.startswith("-"):
-            message = f"unknown option {word}{_suggest(word, options)}"
-        else:
-            message = f"unexpected argument {first!r}"
-        raise UsageError(f"{message}. Run %vulncheck {command} --help for the options.")
+    namespace.index_extras = {}
+    if extra and command == "index":
+        namespace.index_extras = parse_index_extras(namespace.name, extra)
+    elif extra:
+        _reject_extra(commands.get(command, parser), command, extra)
     return namespace
+
+
+def _reject_extra(subparser: argparse.ArgumentParser, command: str, extra: list[str]) -> NoReturn:
+    options = [option for action in subparser._actions for option in action.option_strings]
+    first = extra[0]
+    word = first.split("=", 1)[0]
+    if word.startswith("-"):
+        message = f"unknown option {word}{_suggest(word, options)}"
+    else:
+        message = f"unexpected argument {first!r}"
+    raise UsageError(f"{message}. Run %vulncheck {command} --help for the options.")
+
+
+def parse_index_extras(name: str, words: list[str]) -> dict[str, str]:
+    """Parse ``--key value`` pairs against the catalog's parameters of index ``name``.
+
+    A boolean parameter given alone (``--in_kev``) means true. Values of parameters with a
+    fixed vocabulary are checked against it.
+    """
+    from ._catalog import index_parameters
+
+    specs = {key: spec for key, spec in index_parameters(name).items()}
+    params: dict[str, str] = {}
+    position = 0
+    while position < len(words):
+        word = words[position]
+        if not word.startswith("--"):
+            raise UsageError(
+                f"unexpected argument {word!r}. Run %vulncheck index {name} --help for the options."
+            )
+        key, has_value, value = word[2:].partition("=")
+        spec = specs.get(key)
+        if spec is None or key in _PAGING_PARAMETERS:
+            hint = _suggest(f"--{key}", [f"--{candidate}" for candidate in specs])
+            raise UsageError(
+                f"unknown option --{key} for index {name}{hint}. %vulncheck index {name} --help "
+                "lists its parameters; --param KEY=VALUE sends any other."
+            )
+        next_is_value = position + 1 < len(words) and not words[position + 1].startswith("--")
+        if not has_value:
+            if spec.type == "boolean" and not next_is_value:
+                value = "true"
+            elif not next_is_value:
+                raise UsageError(f"option --{key} needs a value")
+            else:
+                position += 1
+                value = words[position]
+        params[key] = _check_spec_value(name, spec, value)
+        position += 1
+    return params
+
+
+def _check_spec_value(index: str, spec: Any, value: str) -> str:
+    if spec.type == "boolean":
+        text = value.strip().lower()
+        if text not in ("true", "false"):
+            raise UsageError(f"invalid value {value!r} for --{spec.name}: use true or false")
+        return text
+    if spec.type == "integer":
+        try:
+            return str(int(value))
+        except ValueError:
+            raise UsageError(
+                f"invalid value {value!r} for --{spec.name}: use a whole number"
+            ) from None
+    if spec.enum:
+        values = [item.strip() for item in value.split(",")]
+        unknown = [item for item in values if item not in spec.enum]
+        if unknown:
+            raise UsageError(
+                f"invalid value {unknown[0]!r} for --{spec.name} on {index}: use "
+                f"{', '.join(spec.enum)}"
+            )
+    return value
 
 
 def index_params(namespace: argparse.Namespace) -> dict[str, Any]:
@@ -361,10 +278,8 @@ def index_params(namespace: argparse.Namespace) -> dict[str, Any]:
     }
     for name in INDEX_FILTERS:
         params[name] = getattr(namespace, name)
-    for key, value in namespace.param:
+    for key, value in {**namespace.index_extras, **dict(namespace.param)}.items():
         if params.get(key) is not None:
-            raise UsageError(
-                f"--param {key}= repeats a value that an option already sets: give {key} once"
-            )
+            raise UsageError(f"{key} is given twice: give it once")
         params[key] = value
     return params

@@ -1,0 +1,173 @@
+"""Cursor paging with --all: the normal run, caps, and servers that misbehave on purpose."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from vulncheck_magic import Client
+from vulncheck_magic._paging import PagingWarning
+
+from .conftest import SECRET_TOKEN, run_cell
+from .scripted_server import Reply, scripted_server
+
+PATH = "/v3/index/vulncheck-kev"
+
+
+def page(records: list[dict[str, object]], next_cursor: str, total: int = 1000) -> Reply:
+    """A 200 reply with an index envelope."""
+    body = {
+        "_benchmark": 0.001,
+        "_meta": {"total_documents": total, "next_cursor": next_cursor, "limit": len(records)},
+        "data": records,
+    }
+    return Reply(200, json.dumps(body).encode())
+
+
+def numbered(start: int, count: int) -> list[dict[str, object]]:
+    return [
+        {"cve": [f"CVE-2024-{number:05d}"], "n": number} for number in range(start, start + count)
+    ]
+
+
+def test_all_pages_visits_every_record(client: Client) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PagingWarning)
+        frame = client.index("cisa-kev", all_pages=True, limit=300, progress=False)
+    paging = frame.attrs["vulncheck"]["paging"]
+    assert len(frame) == 1404
+    assert frame["cve"].map(lambda ids: ids[0]).is_unique
+    assert paging == {
+        "pages": 5,
+        "rows": 1404,
+        "total_documents": 1404,
+        "complete": True,
+        "stop_reason": "no more pages",
+        "next_cursor": "",
+        "error": None,
+    }
+
+
+def test_max_rows_cuts_and_resumes(client: Client) -> None:
+    with pytest.warns(PagingWarning, match="max_rows=250"):
+        first = client.index("cisa-kev", all_pages=True, limit=100, max_rows=250, progress=False)
+    paging = first.attrs["vulncheck"]["paging"]
+    assert len(first) == 250
+    assert not paging["complete"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PagingWarning)
+        rest = client.index(
+            "cisa-kev", all_pages=True, limit=100, cursor=paging["next_cursor"], progress=False
+        )
+    # The cut page is fetched again from its own cursor, so rows 201-250 come twice.
+    assert rest["cve"].iloc[0] == first["cve"].iloc[200]
+    assert len(rest) == 1404 - 200
+
+
+def test_max_pages_cap(client: Client) -> None:
+    with pytest.warns(PagingWarning, match="max_pages=2"):
+        frame = client.index("cisa-kev", all_pages=True, limit=50, max_pages=2, progress=False)
+    assert len(frame) == 100
+    assert frame.attrs["vulncheck"]["paging"]["stop_reason"] == "reached max_pages=2"
+    assert frame.attrs["vulncheck"]["paging"]["next_cursor"]
+
+
+def test_repeated_cursor_stops() -> None:
+    def respond(query: dict[str, list[str]]) -> Reply:
+        cursor = query.get("cursor", [""])[0]
+        return page(numbered(0 if not cursor else 10, 10), "same-cursor")
+
+    with scripted_server() as server:
+        server.replies[PATH] = respond
+        with Client(server.url, token=SECRET_TOKEN) as client:
+            with pytest.warns(PagingWarning, match="returned before"):
+                frame = client.index("vulncheck-kev", all_pages=True, progress=False)
+    assert len(frame) == 20
+    assert frame.attrs["vulncheck"]["paging"]["stop_reason"] == "repeated cursor"
+    assert len(server.seen) == 2
+
+
+def test_endless_cursor_stops_at_cap() -> None:
+    def respond(query: dict[str, list[str]]) -> Reply:
+        step = int(query.get("cursor", ["0"])[0] or 0)
+        return page(numbered(step * 5, 5), str(step + 1), total=10**9)
+
+    with scripted_server() as server:
+        server.replies[PATH] = respond
+        with Client(server.url, token=SECRET_TOKEN) as client:
+            with pytest.warns(PagingWarning, match="max_pages=7"):
+                frame = client.index("vulncheck-kev", all_pages=True, max_pages=7, progress=False)
+    assert len(frame) == 35
+    assert len(server.seen) == 7
+
+
+def test_failure_on_page_three_keeps_rows(debug_log: pytest.LogCaptureFixture) -> None:
+    def respond(query: dict[str, list[str]]) -> Reply:
+        cursor = query.get("cursor", [""])[0]
+        if cursor == "c2":
+            return Reply(
+                500, b"<html><title>Internal error</title></html>", {"Content-Type": "text/html"}
+            )
+        return page(numbered(0 if not cursor else 10, 10), "c1" if not cursor else "c2")
+
+    with scripted_server() as server:
+        server.replies[PATH] = respond
+        with Client(server.url, token=SECRET_TOKEN, auth_mode="query") as client:
+            with pytest.warns(PagingWarning, match="stopped at page 3") as caught:
+                frame = client.index("vulncheck-kev", all_pages=True, progress=False)
+    paging = frame.attrs["vulncheck"]["paging"]
+    assert len(frame) == 20
+    assert paging["next_cursor"] == "c2"
+    assert "HTTP 500" in paging["error"]
+    assert not paging["complete"]
+    assert SECRET_TOKEN not in str(caught[0].message)
+    assert SECRET_TOKEN not in debug_log.text
+
+
+def test_empty_page_ends_paging() -> None:
+    def respond(query: dict[str, list[str]]) -> Reply:
+        cursor = query.get("cursor", [""])[0]
+        return page(numbered(0, 3) if not cursor else [], "next")
+
+    with scripted_server() as server:
+        server.replies[PATH] = respond
+        with Client(server.url, token=SECRET_TOKEN) as client:
+            frame = client.index("vulncheck-kev", all_pages=True, progress=False)
+    assert len(frame) == 3
+    assert frame.attrs["vulncheck"]["paging"]["stop_reason"] == "empty page"
+
+
+def test_magic_all_option(shell: InteractiveShell) -> None:
+    shell.run_line_magic("vulncheck", "demo")
+    outcome = run_cell(
+        shell, "%vulncheck index cisa-kev --all --limit 500 --pubStartDate 2024-01-01"
+    )
+    assert outcome.error is None, outcome.text
+    frame = outcome.result
+    assert frame.attrs["vulncheck"]["paging"]["complete"]
+    assert len(frame) == frame.attrs["vulncheck"]["paging"]["total_documents"]
+    capped = run_cell(shell, "%vulncheck index cisa-kev --all --limit 100 --max-rows 150")
+    assert len(capped.result) == 150
+    warning_lines = [line for line in capped.stderr.split("\r") if line.startswith("Warning:")]
+    assert warning_lines == [
+        "Warning: Stopped after 150 rows (max_rows=150) of 1404 documents; raise --max-rows "
+        "to fetch more.\n"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("index cisa-kev --all --page 2", "leave out --page"),
+        ("index cisa-kev --max-rows 5", "add --all"),
+        ("index cisa-kev --all --raw", "--raw returns one page"),
+        ("index cisa-kev --all --max-pages 0", "argument --max-pages"),
+    ],
+)
+def test_magic_all_mistakes(shell: InteractiveShell, line: str, message: str) -> None:
+    shell.run_line_magic("vulncheck", "demo")
+    outcome = run_cell(shell, f"%vulncheck {line}")
+    assert message in str(outcome.error)

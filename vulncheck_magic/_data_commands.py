@@ -1,0 +1,253 @@
+"""The ``%vulncheck`` commands that fetch data: parsed arguments in, a frame (or dict) out."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+
+from ._parser import index_params
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ._client import Client
+
+__all__ = ["DATA_COMMANDS", "run_data_command"]
+
+DATA_COMMANDS = frozenset(
+    {
+        "indexes",
+        "index",
+        "backups",
+        "backup",
+        "purl",
+        "purls",
+        "cpe",
+        "search",
+        "tags",
+        "pdns",
+        "rules",
+        "entitlements",
+        "get",
+    }
+)
+
+
+def run_data_command(client: Client, args: argparse.Namespace, *, progress: bool = True) -> Any:
+    """Run one parsed data command and return its frame, or the JSON body with ``--raw``.
+
+    ``--explode`` and ``--columns`` apply to the frame, in that order.
+    """
+    handler = _HANDLERS[args.command]
+    result = handler(client, args, progress)
+    if getattr(args, "raw", False):
+        return result
+    return _reshape(result, args)
+
+
+def _reshape(frame: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
+    from ._reshape import explode_field, select_columns
+
+    if getattr(args, "explode", None):
+        frame = explode_field(frame, args.explode)
+    if getattr(args, "columns", None):
+        frame = select_columns(frame, args.columns)
+    return frame
+
+
+def _indexes(client: Client, args: argparse.Namespace, progress: bool) -> Any:
+    if args.raw:
+        return client.fetch("/v3/index", auth_mode=args.auth).body
+    return client.indexes(search=args.search, auth_mode=args.auth)
+
+
+def _index(client: Client, args: argparse.Namespace, progress: bool) -> Any:
+    params = index_params(args)
+    if args.all:
+        if args.raw:
+            raise UsageError("--raw returns one page: leave out --all, or leave out --raw")
+        if args.page is not None or args.start_cursor:
+            raise UsageError(
+                "--all pages with the cursor by itself: leave out --page and --start_cursor"
+            )
+    elif args.max_pages is not None or args.max_rows is not None:
+        raise UsageError("--max-pages and --max-rows apply to --all: add --all")
+    if args.raw:
+        return client.index_envelope(args.name, auth_mode=args.auth, **params).body
+    return client.index(
+        args.name,
+        all_pages=args.all,
+        max_pages=args.max_pages,
+        max_rows=args.max_rows,
+        progress=progress,
+        auth_mode=args.auth,
+        **params,
+    )
+
+
+def _backups(client: Client, args: argparse.Namespace, progress: bool) -> Any:
+    if args.raw:
+        return client.fetch("/v3/backup", auth_mode=args.auth).body
+    return client.backups(auth_mode=args.auth)
+
+
+def _backup(client: Client, args: argparse.Namespace, progress: bool) -> Any:
+    import pandas as pd
+
+    acting = args.download or args.load or args.parquet
+    if args.raw and acting:
+        raise UsageError(
+            "--raw shows the backup's metadata: leave out --download, --load and --parquet"
+        )
+    if args.max_rows is not None and not args.load:
+        raise UsageError("--max-rows applies to --load: add --load")
+    if args.keep_zip and not (args.load or args.parquet):
+        raise UsageError("--keep-zip applies to --load and --parquet")
+    if args.raw:
+        return client.backup_envelope(args.name, auth_mode=args.auth).body
+    if args.download:
+        results = client.download_backup(
+            args.name, args.download, progress=progress, auth_mode=args.auth
+        )
+        rows = []
+        for result in results:
+            rows.append(
+                {"file": str(result.zip_path), "bytes": result.size, "sha256": result.sha256}
+            )
+            rows += [
+                {"file": str(path), "bytes": path.stat().st_size, "sha256": None}
+                for path in result.extracted
+            ]
+        frame = pd.DataFrame(rows, columns=["file", "bytes", "sha256"])
+        frame.attrs["vulncheck"] = {"endpoint": f"/v3/backup/{args.name}", "index": args.name}
+        return frame
+    if args.load:
+        return client.load_backup(
+            args.name,
+            max_rows=args.max_rows,
+            directory=args.keep_zip,
+            progress=progress,
+            auth_mode=args.auth,
+        )
+    if args.parquet:
+        outputs = client.backup_to_parquet(
+            args.name,
+            Path(args.parquet),
+            directory=args.keep_zip,
+            progress=progress,
+            auth_mode=args.auth,
+        )
+        frame = pd.DataFrame(
+            [
+                {"path": str(output.path), "rows": output.rows, "columns": output.columns}
+                for output in outputs
+            ]
+        )
+        frame.attrs["vulncheck"] = {"endpoint": f"/v3/backup/{args.name}", "index": args.name}
+        return frame
+    return client.backup(args.name, auth_mode=args.auth)
+
+
+def _purl(client: Client, args: argparse.Namespace, progress: bool) -> Any:
+    if args.raw:
+        return client.fetch("/v3/purl", {"purl": args.purl}, auth_mode=args.auth).body
+    return client.purl(args.purl, auth_mode=args.auth)
+
+
+def _purls(client: Client, args: argparse.Namespace, progress: bool) -> Any:
+    if not args.purls:
+        raise UsageError(
+            "missing PURLs: give them after purls, or put one per line in a %%vulncheck purls cell"
+        )
+    if args.raw:
+        return client.request(
+            "POST", "/v3/purls", json_body=list(args.purls), auth_mode=args.auth
+        ).body
+    return client.purls(args.purls, auth_mode=args.auth)
+
+
+def _cpe(client: Client, args: argparse.Namespace, progress: bool) -> Any:
+    if args.raw:
+        params: dict[str, object] = {
+            "cpe": args.cpe,
+            "isVulnerable": True if args.vulnerable else None,
+        }
+        return client.fetch("/v3/cpe", params, auth_mode=args.auth).body
+    return client.cpe(args.cpe, vulnerable=args.vulnerable, auth_mode=args.auth)
+
+
+def _search(client: Client, args: argparse.Namespace, progress: bool) -> Any:
+    if args.search_kind is None:
+        raise UsageError(
+            "missing search kind: use %vulncheck search cpe … or %vulncheck search cve ID"
+        )
+    if args.search_kind == "cpe":
+        query = {
+            "part": args.part,
+            "vendor": args.vendor,
+            "product": args.product,
+            "version": args.version,
+            "vulnerable": True if args.vulnerable else None,
+        }
+        if args.raw:
+            wire = {key: value for key, value in query.items() if key != "vulnerable"}
+            wire["isVulnerable"] = query["vulnerable"]
+            return client.fetch("/v3/search/cpe", wire, auth_mode=args.auth).body
+        return client.search_cpe(auth_mode=args.auth, **query)  # type: ignore[arg-type]
+    paging = {"limit": args.limit, "page": args.page}
+    if args.raw:
+        return client.fetch("/v3/search/cve", {"cve": args.cve, **paging}, auth_mode=args.auth).body
+    return client.search_cve(args.cve, auth_mode=args.auth, **paging)
+
+
+def _tags(client: Client, args: argparse.Namespace, progress: bool) -> Any:
+    return client.tags(auth_mode=args.auth)
+
+
+def _pdns(client: Client, args: argparse.Namespace, progress: bool) -> Any:
+    return client.pdns(auth_mode=args.auth)
+
+
+def _rules(client: Client, args: argparse.Namespace, progress: bool) -> Any:
+    from ._endpoints import rules_frame
+
+    text = client.rules_text(args.kind, auth_mode=args.auth)
+    frame = rules_frame(text, args.kind)
+    if args.save:
+        path = Path(args.save).expanduser()
+        path.write_text(text, encoding="utf-8")
+        print(f"Saved {len(frame)} {args.kind} rules to {path}.")
+    return frame
+
+
+def _entitlements(client: Client, args: argparse.Namespace, progress: bool) -> Any:
+    if args.raw:
+        return client.fetch("/v3/entitlements", auth_mode=args.auth).body
+    return client.entitlements(auth_mode=args.auth)
+
+
+def _get(client: Client, args: argparse.Namespace, progress: bool) -> Any:
+    params = dict(args.param)
+    if args.raw:
+        return client.fetch(args.path, params, auth_mode=args.auth).body
+    return client.get(args.path, auth_mode=args.auth, **params)
+
+
+_HANDLERS = {
+    "indexes": _indexes,
+    "index": _index,
+    "backups": _backups,
+    "backup": _backup,
+    "purl": _purl,
+    "purls": _purls,
+    "cpe": _cpe,
+    "search": _search,
+    "tags": _tags,
+    "pdns": _pdns,
+    "rules": _rules,
+    "entitlements": _entitlements,
+    "get": _get,
+}
