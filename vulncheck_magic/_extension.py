@@ -56,6 +56,10 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     if magics not in shell.configurables:
         shell.configurables.append(magics)
 
+    from ._completion import install_completer
+
+    install_completer(shell, magics)
+
     previous: tuple[tuple[type[BaseException], ...], Any] | None = None
     if shell.custom_exceptions:
         previous = (tuple(shell.custom_exceptions), shell.CustomTB)

@@ -1,0 +1,50 @@
+"""Tab completion through IPython's completer, as a frontend asks for it."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+# shell.complete is the call that kernels make for frontends; IPython marks it as pending
+# deprecation in favour of a provisional API.
+pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+
+
+def complete(shell: InteractiveShell, line: str) -> list[str]:
+    """Completions for the cursor at the end of ``line``."""
+    symbol = "" if line.endswith(" ") else line.split()[-1]
+    return list(shell.complete(symbol, line, len(line))[1])
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("%vulncheck ind", ["index", "indexes"]),
+        ("%vulncheck index vulncheck-k", ["vulncheck-kev"]),
+        ("%vulncheck backup nist-nvd2-c", ["nist-nvd2-cpematch", "nist-nvd2-cvehist"]),
+        (
+            "%vulncheck index exploits --max",
+            ["--max-pages", "--max-rows", "--max_exploit_maturity"],
+        ),
+        ("%vulncheck index ipintel-3d --country", ["--country", "--country_code"]),
+        ("%vulncheck index cisa-kev --auth ", ["header", "query", "cookie"]),
+        ("%vulncheck index cisa-kev --order d", ["desc"]),
+        ("%vulncheck search c", ["cpe", "cve"]),
+        ("%vulncheck search cpe --ven", ["--vendor"]),
+        ("%vulncheck rules s", ["snort", "suricata"]),
+        ("%%vulncheck index cisa-kev --cv", ["--cve"]),
+        ("%vulncheck login --", ["--auth", "--env", "--help", "--prompt"]),
+    ],
+)
+def test_completions(shell: InteractiveShell, line: str, expected: list[str]) -> None:
+    assert complete(shell, line) == expected
+
+
+def test_used_option_not_offered_again(shell: InteractiveShell) -> None:
+    assert "--limit" not in complete(shell, "%vulncheck index cisa-kev --limit 5 --l")
+
+
+def test_server_index_names_completed(shell: InteractiveShell) -> None:
+    magics = shell.magics_manager.registry["VulnCheckMagic"]
+    magics.client._server_index_names[magics.client.base_url] = frozenset({"brand-new-index"})
+    assert complete(shell, "%vulncheck index brand-") == ["brand-new-index"]
