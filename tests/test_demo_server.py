@@ -301,7 +301,7 @@ def test_unknown_index_404(session: requests.Session, server: DemoServer) -> Non
     }
 
 
-@pytest.mark.parametrize("path", ["/", "/v3/backup", "/v3/indexes", "/v4/advisory"])
+@pytest.mark.parametrize("path", ["/", "/v3/backups", "/v3/indexes", "/v4/advisory"])
 def test_unknown_path_404(session: requests.Session, server: DemoServer, path: str) -> None:
     body = fetch(session, server, path, status=404)
 
@@ -982,7 +982,8 @@ def test_cli_serves_and_stops() -> None:
     assert process.returncode == 0, stderr
     assert f"API token: {DEMO_TOKEN}" in stdout
     assert f'%config VulnCheckMagic.base_url = "{url}"' in stdout
-    assert f"%env VULNCHECK_API_TOKEN={DEMO_TOKEN}" in stdout
+    assert f"export VULNCHECK_API_URL={url} VULNCHECK_API_TOKEN={DEMO_TOKEN}" in stdout
+    assert "%env" not in stdout
     assert stdout.rstrip().endswith("demo API stopped")
     assert stderr == ""
 

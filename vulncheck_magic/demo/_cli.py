@@ -20,7 +20,8 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="python -m vulncheck_magic.demo",
         description=(
             "Serve an offline demo of the VulnCheck API v3 (indexes cisa-kev, vulncheck-kev "
-            "and nist-nvd2, from real CISA KEV and NVD records) until Ctrl-C."
+            "and nist-nvd2, from real CISA KEV and NVD records, with their backups, PURL and "
+            "CPE lookups and CVE search) until Ctrl-C."
         ),
     )
     parser.add_argument(
@@ -59,11 +60,15 @@ def _describe(server: DemoServer) -> str:
             f"vulncheck-magic demo API serving at {server.url}",
             f"API token: {DEMO_TOKEN}",
             "Point the magic at it in IPython or Jupyter:",
-            f"    %env VULNCHECK_API_TOKEN={DEMO_TOKEN}",
             "    %load_ext vulncheck_magic",
             f'    %config VulnCheckMagic.base_url = "{server.url}"',
+            "    %vulncheck login        (then paste the token above into the form)",
+            "or, before starting Jupyter, in the shell:",
+            f"    export VULNCHECK_API_URL={server.url} VULNCHECK_API_TOKEN={DEMO_TOKEN}",
             "Indexes: cisa-kev, nist-nvd2, vulncheck-kev. The records are real CISA KEV and NVD",
             "data, except the VulnCheck-only fields of vulncheck-kev, which are synthetic.",
+            "Also served: backups, PURL and CPE lookups, CVE search, C2 lists and rules.",
+            f"Every path, with its parameters: {server.url}/v3/openapi",
             "Press Ctrl-C to stop.",
         ]
     )

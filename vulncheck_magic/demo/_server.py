@@ -19,25 +19,27 @@ from urllib.parse import parse_qs, urlsplit
 from vulncheck_magic._version import __version__
 from vulncheck_magic.demo._auth import DEMO_TOKEN, redacted_query_string
 from vulncheck_magic.demo._data import load_indexes
-from vulncheck_magic.demo._routes import RecordedRequest, Response, error_response, handle_request
+from vulncheck_magic.demo._http import RecordedRequest, Response, error_response
+from vulncheck_magic.demo._routes import handle_request
 
 logger = logging.getLogger("vulncheck_magic")
 
 MAX_RECORDED_REQUESTS = 1000
-# A request body (which no route reads) up to this size is read and dropped, so that the
-# connection stays usable. A larger or chunked body closes the connection instead.
-_MAX_DISCARDED_BODY_BYTES = 1 << 20
+# A request body up to this size is read into RecordedRequest.body, so that the connection
+# stays usable. A larger or chunked body is not read and closes the connection instead.
+MAX_BODY_BYTES = 1 << 20
 
 
 class DemoServer:
     """An offline stand-in for the VulnCheck API v3 on a local port.
 
-    It serves ``GET /v3/index`` and ``GET /v3/index/{name}`` for the indexes ``cisa-kev``,
-    ``vulncheck-kev`` and ``nist-nvd2``, built from real CISA KEV and NVD records that ship
-    with the package. In ``vulncheck-kev`` records, the VulnCheck-only values are synthetic
-    and each record names them in ``_demo_synthetic``. A request must carry one of
-    ``tokens`` in the ``Authorization: Bearer`` header, the ``token`` query parameter or the
-    ``token`` cookie.
+    It serves the indexes ``cisa-kev``, ``vulncheck-kev`` and ``nist-nvd2``, built from real
+    CISA KEV and NVD records that ship with the package. It also serves the other v3
+    endpoints that ``GET /v3/openapi`` lists: backups, PURL and CPE lookups, CVE search, C2
+    lists, rules and entitlements. In ``vulncheck-kev`` records, the VulnCheck-only values
+    are synthetic and each record names them in ``_demo_synthetic``. A request must carry
+    one of ``tokens`` in the ``Authorization: Bearer`` header, the ``token`` query parameter
+    or the ``token`` cookie, except on ``/v3/openapi`` and the backup downloads.
 
     Example::
 
@@ -245,10 +247,10 @@ class _DemoRequestHandler(BaseHTTPRequestHandler):
             query=parse_qs(target.query, keep_blank_values=True),
             headers=dict(self.headers.items()),
             cookies=_parse_cookies(self.headers.get_all("Cookie") or []),
+            body=self._read_body(),
         )
         demo = self.server.demo
         demo._record(request)
-        self._discard_body()
 
         try:
             response = demo._respond(request, self.server.base_url, started)
@@ -268,25 +270,26 @@ class _DemoRequestHandler(BaseHTTPRequestHandler):
         )
         self._send(response)
 
-    def _discard_body(self) -> None:
+    def _read_body(self) -> bytes | None:
+        """Read the request body, or return None and close the connection after this request."""
         if self.headers.get("Transfer-Encoding"):
             self.close_connection = True
-            return
+            return None
         length_text = self.headers.get("Content-Length")
         if not length_text:
-            return
+            return b""
         try:
             length = int(length_text)
         except ValueError:
             length = -1
-        if 0 <= length <= _MAX_DISCARDED_BODY_BYTES:
-            self.rfile.read(length)
-        else:
-            self.close_connection = True
+        if 0 <= length <= MAX_BODY_BYTES:
+            return self.rfile.read(length)
+        self.close_connection = True
+        return None
 
     def _send(self, response: Response) -> None:
         self.send_response(response.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
         self.send_header("Cache-Control", "no-store")
         for name, value in response.headers.items():
