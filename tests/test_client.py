@@ -220,7 +220,7 @@ def test_connection_refused_is_network_error(
 ) -> None:
     with scripted_server() as server:
         url = server.url
-    with Client(url, token=SECRET_TOKEN, auth_mode=mode) as client:
+    with Client(url, token=SECRET_TOKEN, auth_mode=mode, max_retries=0) as client:
         with pytest.raises(NetworkError, match="connection refused") as caught:
             client.index("cisa-kev")
     assert caught.value.__cause__ is None
@@ -272,7 +272,7 @@ def test_error_responses_map_to_typed_errors(
 ) -> None:
     with scripted_server() as server:
         server.replies["/v3/index/cisa-kev"] = reply
-        with Client(server.url, token=SECRET_TOKEN, auth_mode="query") as client:
+        with Client(server.url, token=SECRET_TOKEN, auth_mode="query", max_retries=0) as client:
             with pytest.raises(error_type, match=message) as caught:
                 client.index("cisa-kev")
     text = all_texts(caught.value)

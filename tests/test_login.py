@@ -139,7 +139,7 @@ def test_unreachable_api_status() -> None:
     with scripted_server() as server:
         url = server.url
     store = TokenStore(environ={})
-    with Client(url, token=store) as client:
+    with Client(url, token=store, max_retries=0) as client:
         form = LoginForm(client, store)
         status = submit(form, SECRET_TOKEN)
     assert status.startswith("Could not check the token: Could not reach the VulnCheck API")

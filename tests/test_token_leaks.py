@@ -67,6 +67,7 @@ def test_no_leak_through_magic_session(
 ) -> None:
     monkeypatch.setattr(shell, "kernel", SimpleNamespace(_allow_stdin=True), raising=False)
     run_cell(shell, f"%config VulnCheckMagic.base_url = '{demo_server.url}'")
+    run_cell(shell, "%config VulnCheckMagic.max_retries = 0")
     cells: list[CellResult] = [run_cell(shell, f"%vulncheck login --auth {mode}")]
     magics = shell.magics_manager.registry["VulnCheckMagic"]
     form = magics.login_form

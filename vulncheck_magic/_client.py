@@ -6,6 +6,7 @@ The client works without IPython. The magics are a thin shell over it.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +24,15 @@ from ._errors import (
     TokenMissingError,
     VulnCheckError,
 )
-from ._http import DEFAULT_BASE_URL, is_loopback_url, normalize_base_url, send
+from ._http import (
+    DEFAULT_BASE_URL,
+    RetryNotice,
+    configure_session,
+    is_loopback_url,
+    normalize_base_url,
+    retries_made,
+    send,
+)
 from ._logging import logger
 from ._params import InvalidParameterError, normalize_index_params, validate_index_name
 from ._redact import redact
@@ -44,7 +53,35 @@ __all__ = [
 BASE_URL_ENV_VAR = "VULNCHECK_API_URL"
 
 # Seconds to wait for the TCP connection, then for each read of the response.
-DEFAULT_TIMEOUT = (10.0, 120.0)
+DEFAULT_TIMEOUT = (10.0, 60.0)
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_MAX_RETRY_WAIT = 60.0
+
+
+def _print_retry_notice(wait: float, status: int | None, made: int, limit: int) -> None:
+    """Tell the notebook user why the cell is waiting: one line on standard error."""
+    reason = (
+        "rate limited (HTTP 429)"
+        if status == 429
+        else (f"HTTP {status}" if status else "connection failed")
+    )
+    print(f"{reason}: retrying in {wait:.0f} s (retry {made} of {limit})", file=sys.stderr)
+
+
+def resolve_ca_bundle(verify: bool | str) -> bool | str:
+    """Return requests' ``verify`` value: an explicit bundle, else the environment's, else True.
+
+    requests reads ``REQUESTS_CA_BUNDLE`` by itself but not OpenSSL's ``SSL_CERT_FILE``.
+    """
+    if verify is False:
+        raise ValueError("TLS verification cannot be turned off: give a CA bundle path instead")
+    if isinstance(verify, str) and verify:
+        return verify
+    for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return True
 
 
 class UnknownIndexError(InvalidParameterError):
@@ -85,7 +122,14 @@ class Client(EndpointMethods):
         token: a token string, a :class:`TokenStore`, or None for this process's store
             (token entered with ``login()``, else ``VULNCHECK_API_TOKEN``).
         timeout: seconds to connect and seconds to wait for each read.
-        session: a ``requests.Session`` to reuse; the client makes its own by default.
+        max_retries: retries of a GET after a connection error or HTTP 429, 502, 503 or 504,
+            with exponential back-off and jitter. ``Retry-After`` is honoured.
+        max_retry_wait: the longest wait before one retry, in seconds, whatever
+            ``Retry-After`` asks for.
+        verify: TLS verification: True (the default, with ``REQUESTS_CA_BUNDLE`` or
+            ``SSL_CERT_FILE`` when set) or the path of a CA bundle.
+        session: a ``requests.Session`` to reuse as it is configured; by default the client
+            makes its own, with the retry policy above.
 
     Each frame carries the request's provenance in ``df.attrs["vulncheck"]``: endpoint,
     parameters (never the token), index, the whole ``_meta``, ``_benchmark``, the time it was
@@ -104,6 +148,9 @@ class Client(EndpointMethods):
         auth_mode: str | AuthMode = AuthMode.HEADER,
         token: str | Secret | TokenStore | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
+        verify: bool | str = True,
         session: requests.Session | None = None,
     ) -> None:
         self.base_url = base_url if base_url is not None else default_base_url()
@@ -116,10 +163,30 @@ class Client(EndpointMethods):
             self.token_store = TokenStore(environ={})
             self.token_store.set_session_token(token)
         self.timeout = timeout
-        self.session = session or requests.Session()
+        self.retry_notice: RetryNotice | None = _print_retry_notice
+        if session is None:
+            session = requests.Session()
+            self.set_retry_policy(max_retries, max_retry_wait, session=session)
+        self.session = session
+        self.session.verify = resolve_ca_bundle(verify)
         self.session.headers["User-Agent"] = f"vulncheck-magic/{__version__}"
         self.session.headers["Accept"] = "application/json"
         self._server_index_names: dict[str, frozenset[str]] = {}
+
+    def set_retry_policy(
+        self, max_retries: int, max_wait: float, *, session: requests.Session | None = None
+    ) -> None:
+        """Set how often and how long GETs are retried (see the class docstring)."""
+        if max_retries < 0 or max_wait < 0:
+            raise ValueError("max_retries and max_retry_wait must not be negative")
+        self.max_retries = max_retries
+        self.max_retry_wait = max_wait
+        configure_session(
+            session or self.session,
+            max_retries=max_retries,
+            max_wait=max_wait,
+            notice=lambda *args: self.retry_notice(*args) if self.retry_notice else None,
+        )
 
     @property
     def base_url(self) -> str:
@@ -217,10 +284,16 @@ class Client(EndpointMethods):
             timeout=self.timeout,
             path=path,
             redact=self.redact,
+            retries=getattr(self, "max_retries", 0),
         )
         if response.status_code >= 400:
             raise error_from_response(
-                response, path, index=index, clean=self.redact, suggest=self._suggest_names
+                response,
+                path,
+                index=index,
+                clean=self.redact,
+                suggest=self._suggest_names,
+                retries=retries_made(response),
             )
         if response.status_code != 200:
             raise ResponseFormatError(

@@ -11,6 +11,9 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import requests.auth
+from requests.adapters import HTTPAdapter
+from urllib3.response import BaseHTTPResponse
+from urllib3.util.retry import Retry
 
 from ._auth import AuthMode, TokenAuth
 from ._errors import NetworkError
@@ -19,9 +22,13 @@ from ._logging import install_urllib3_redaction, logger
 __all__ = [
     "DEFAULT_BASE_URL",
     "NO_AUTH",
+    "NotifyingRetry",
+    "RetryNotice",
+    "configure_session",
     "is_loopback_url",
     "network_error",
     "normalize_base_url",
+    "retries_made",
     "send",
 ]
 
@@ -69,6 +76,105 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+RetryNotice = Callable[[float, "int | None", int, int], None]
+"""Called before each wait: seconds, HTTP status (None for a connection error), retry number,
+maximum retries."""
+
+# Statuses worth another try: rate limiting and the gateway errors of a busy or restarting API.
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+class NotifyingRetry(Retry):
+    """urllib3 Retry that caps ``Retry-After`` waits and announces each wait.
+
+    ``Retry-After`` is honoured in both its forms (seconds and an HTTP date) but never waits
+    longer than ``max_wait`` seconds. Without the header the wait is exponential back-off
+    with jitter. ``notice`` is called before each wait, so a notebook can say "rate limited,
+    retrying in N s" instead of hanging silently.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        max_wait: float = 60.0,
+        notice: RetryNotice | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_wait = max_wait
+        self.notice = notice
+
+    def new(self, **kwargs: Any) -> NotifyingRetry:
+        retry = super().new(**kwargs)
+        retry.max_wait = self.max_wait
+        retry.notice = self.notice
+        return retry
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        return min(float(super().parse_retry_after(retry_after)), self.max_wait)
+
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        wait = None
+        if self.respect_retry_after_header and response is not None:
+            wait = self.get_retry_after(response)
+        if wait is None:
+            wait = min(self.get_backoff_time(), self.max_wait)
+        status = response.status if response is not None else None
+        made = len(self.history)
+        limit = self.total if isinstance(self.total, int) else made
+        logger.warning(
+            "retry %d after %s: waiting %.1f s",
+            made,
+            f"HTTP {status}" if status else "a connection error",
+            wait,
+        )
+        if self.notice is not None:
+            self.notice(wait, status, made, made + max(limit, 0))
+        if wait > 0:
+            time.sleep(wait)
+
+
+def configure_session(
+    session: requests.Session,
+    *,
+    max_retries: int,
+    max_wait: float,
+    notice: RetryNotice | None,
+    pool_size: int = 10,
+) -> None:
+    """Mount adapters that retry GETs on connection errors and on 429, 502, 503 and 504.
+
+    POST requests (``/v3/purls``) are retried only when the connection failed before the
+    request was sent, never after the server may have processed it.
+    """
+    retry = NotifyingRetry(
+        total=max_retries,
+        connect=max_retries,
+        read=max_retries,
+        status=max_retries,
+        other=0,
+        allowed_methods=frozenset({"GET"}),
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=0.5,
+        backoff_jitter=0.5,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+        raise_on_redirect=False,
+        max_wait=max_wait,
+        notice=notice,
+    )
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool_size)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+
+
+def retries_made(response: requests.Response) -> int:
+    """Return how many retries urllib3 made before this response."""
+    retries = getattr(response.raw, "retries", None)
+    history = getattr(retries, "history", None) or ()
+    return len(history)
+
+
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
@@ -96,6 +202,7 @@ def send(
     timeout: tuple[float, float],
     path: str,
     redact: Callable[[str], str],
+    retries: int = 0,
 ) -> tuple[requests.Response, float]:
     """Send the request, following up to 5 redirects with the token kept on the API origin.
 
@@ -120,7 +227,7 @@ def send(
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
-            failure = network_error(exc, url, timeout, redact)
+            failure = network_error(exc, url, timeout, redact, retries=retries)
         if failure is not None:
             # Raised outside the except block so that __context__ stays empty: the
             # requests exception's text holds the full URL, token included in query mode.
@@ -162,16 +269,28 @@ def network_error(
     url: str,
     timeout: tuple[float, float],
     redact: Callable[[str], str],
+    *,
+    retries: int = 0,
 ) -> NetworkError:
-    """Build the NetworkError for a failed request, naming only the origin and the reason."""
+    """Build the NetworkError for a failed request, naming only the origin and the reason.
+
+    ``retries`` is the number of retries the session's policy allows, which urllib3 has
+    used up by the time requests raises.
+    """
     origin = redact(f"{urlsplit(url).scheme}://{urlsplit(url).netloc}")
-    if isinstance(exc, requests.Timeout):
-        connecting = isinstance(exc, requests.ConnectTimeout)
-        seconds = timeout[0] if connecting else timeout[1]
+    text = str(exc)
+    # After retries run out, urllib3 wraps a timeout in MaxRetryError, which requests raises
+    # as a plain ConnectionError: the kind of timeout is then only in the text.
+    read_timeout = isinstance(exc, requests.ReadTimeout) or "Read timed out" in text
+    connect_timeout = isinstance(exc, requests.ConnectTimeout) or "ConnectTimeoutError" in text
+    if read_timeout or connect_timeout:
+        seconds = timeout[0] if connect_timeout and not read_timeout else timeout[1]
         reason = f"timed out after {seconds:g} s"
     else:
-        match = _ERRNO_REASON.search(str(exc))
+        match = _ERRNO_REASON.search(text)
         reason = match.group(1).strip().lower() if match else type(exc).__name__
+    if retries:
+        reason += f" ({retries} retries made)"
     logger.warning("request to %s failed: %s", origin, reason)
     return NetworkError(
         f"Could not reach the VulnCheck API at {origin}: {reason}. Check the network and "

@@ -10,17 +10,21 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from traitlets import CaselessStrEnum, TraitError, Unicode, observe, validate
+from traitlets import CaselessStrEnum, Float, Int, TraitError, Unicode, observe, validate
 
 from ._auth import AuthMode, TokenStore, get_token_store, parse_auth_mode
 from ._batch import body_values, run_batch
 from ._client import (
     BASE_URL_ENV_VAR,
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_WAIT,
+    DEFAULT_TIMEOUT,
     Client,
     default_base_url,
     is_loopback_url,
     normalize_base_url,
+    resolve_ca_bundle,
 )
 from ._data_commands import DATA_COMMANDS, run_data_command
 from ._errors import VulnCheckWarning
@@ -59,6 +63,32 @@ class VulnCheckMagic(Magics):
         "Plain http:// is accepted only for loopback addresses.",
     ).tag(config=True)
 
+    max_retries = Int(
+        DEFAULT_MAX_RETRIES,
+        min=0,
+        help="Retries of a GET after a connection error or HTTP 429, 502, 503 or 504.",
+    ).tag(config=True)
+
+    max_retry_wait = Float(
+        DEFAULT_MAX_RETRY_WAIT,
+        min=0.0,
+        help="Longest wait before one retry, in seconds, whatever Retry-After asks for.",
+    ).tag(config=True)
+
+    connect_timeout = Float(
+        DEFAULT_TIMEOUT[0], min=0.1, help="Seconds to wait for a TCP connection."
+    ).tag(config=True)
+
+    read_timeout = Float(
+        DEFAULT_TIMEOUT[1], min=0.1, help="Seconds to wait for each read of a response."
+    ).tag(config=True)
+
+    ca_bundle = Unicode(
+        "",
+        help="Path of a CA bundle for TLS verification. Empty: REQUESTS_CA_BUNDLE or "
+        "SSL_CERT_FILE when set, else certifi's bundle. Verification cannot be turned off.",
+    ).tag(config=True)
+
     def __init__(self, shell: InteractiveShell | None = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         if not self.base_url:
@@ -73,7 +103,15 @@ class VulnCheckMagic(Magics):
         self.token_store: TokenStore = get_token_store()
         self.demo: DemoServer | None = None
         self.login_form: LoginForm | None = None
-        self.client = Client(self.base_url, auth_mode=self.auth_mode, token=self.token_store)
+        self.client = Client(
+            self.base_url,
+            auth_mode=self.auth_mode,
+            token=self.token_store,
+            timeout=(self.connect_timeout, self.read_timeout),
+            max_retries=self.max_retries,
+            max_retry_wait=self.max_retry_wait,
+            verify=self.ca_bundle or True,
+        )
         self.parser = build_parser()
 
     @validate("base_url")
@@ -99,6 +137,15 @@ class VulnCheckMagic(Magics):
             client.auth_mode = change["new"]
         elif self.demo is None:
             client.base_url = change["new"]
+
+    @observe("max_retries", "max_retry_wait", "connect_timeout", "read_timeout", "ca_bundle")
+    def _transport_changed(self, change: dict[str, Any]) -> None:
+        client = getattr(self, "client", None)
+        if client is None:
+            return
+        client.timeout = (self.connect_timeout, self.read_timeout)
+        client.set_retry_policy(self.max_retries, self.max_retry_wait)
+        client.session.verify = resolve_ca_bundle(self.ca_bundle or True)
 
     @line_cell_magic
     def vulncheck(self, line: str, cell: str | None = None) -> Any:

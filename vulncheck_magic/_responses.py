@@ -78,11 +78,13 @@ def error_from_response(
     index: str | None,
     clean: Callable[[str], str],
     suggest: Callable[[str], list[str]] | None = None,
+    retries: int = 0,
 ) -> APIError:
     """Build the typed APIError for an error response.
 
     ``clean`` redacts the token from the server's text, in case the server echoed it.
-    ``suggest`` returns close index names for a 400 or 404 on an index.
+    ``suggest`` returns close index names for a 400 or 404 on an index. ``retries`` is the
+    number of retries made before this response; the message names it when it is not 0.
     """
     status = response.status_code
     messages = [clean(message) for message in summarize_body(response)]
@@ -118,6 +120,8 @@ def error_from_response(
             hint = f"Did you mean {' or '.join(names)}?"
         elif status == 404:
             hint = "Run %vulncheck indexes to list the indexes this server serves."
+    if retries:
+        hint = f"{hint} Gave up after {retries} retries; the last status was {status}.".strip()
     return error_class(status, endpoint, messages, index=index, hint=hint)
 
 
