@@ -79,6 +79,62 @@ QUICKSTART: list[tuple[str, str]] = [
 ]
 
 
+API_TOUR: list[tuple[str, str]] = [
+    (
+        "markdown",
+        "# A tour of every %vulncheck command\n\n"
+        "Each cell runs offline against the embedded demo API. The demo serves real CISA KEV "
+        "and NVD records; values it has to invent (C2 addresses, rules, research attributes) "
+        "are marked and use documentation addresses only.",
+    ),
+    ("code", "%load_ext vulncheck_magic\n%vulncheck demo"),
+    ("markdown", "## Indexes and index queries"),
+    ("code", "%vulncheck indexes --search kev"),
+    (
+        "code",
+        "%vulncheck index nist-nvd2 --cve CVE-2021-44228 --explode references --columns id,references.url,references.source",
+    ),
+    (
+        "code",
+        'kev = %vulncheck index vulncheck-kev --all --limit 500\nkev.attrs["vulncheck"]["paging"]',
+    ),
+    ("markdown", "## Batch lookups: one value per line"),
+    (
+        "code",
+        "%%vulncheck index vulncheck-kev --cve\nCVE-2021-44228\nCVE-2023-4966\nCVE-2024-3400\nCVE-1999-0001   # not in KEV: no row",
+    ),
+    ("markdown", "## Backups"),
+    ("code", "%vulncheck backups"),
+    ("code", "%vulncheck backup cisa-kev --columns filename,sha256,date_added"),
+    (
+        "code",
+        "%vulncheck backup vulncheck-kev --load --max-rows 5 --columns cve,vendorProject,product",
+    ),
+    (
+        "code",
+        "import tempfile\n\n"
+        "folder = tempfile.mkdtemp()\n"
+        "%vulncheck backup nist-nvd2 --download $folder",
+    ),
+    ("markdown", "## Packages and CPEs"),
+    ("code", "%vulncheck purl pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"),
+    (
+        "code",
+        "%%vulncheck purls\npkg:maven/org.apache.logging.log4j/log4j-core@2.14.1\npkg:hex/coherence@0.1.2",
+    ),
+    ("code", "%vulncheck cpe cpe:2.3:a:apache:log4j:2.14.1 --vulnerable"),
+    ("code", "%vulncheck search cpe --vendor apache --product log4j --columns cpe,cves"),
+    ("code", "%vulncheck search cve CVE-2021-44228 --columns id,index,score"),
+    ("markdown", "## C2 lists, rules, entitlements and any other endpoint"),
+    ("code", "%vulncheck tags"),
+    ("code", "%vulncheck pdns"),
+    ("code", "%vulncheck rules snort"),
+    ("code", "%vulncheck entitlements"),
+    ("code", "%vulncheck get /v3/openapi --columns openapi,info.title"),
+    ("code", "%vulncheck demo --stop"),
+]
+
+
 def write_notebook(name: str, cells: list[tuple[str, str]]) -> None:
     """Write ``notebooks/NAME.ipynb`` with the given (kind, source) cells."""
     notebook = nbformat.v4.new_notebook()
@@ -102,6 +158,7 @@ def write_notebook(name: str, cells: list[tuple[str, str]]) -> None:
 
 def main() -> None:
     write_notebook("quickstart", QUICKSTART)
+    write_notebook("api-tour", API_TOUR)
 
 
 if __name__ == "__main__":

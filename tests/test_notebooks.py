@@ -71,3 +71,18 @@ def test_quickstart_runs_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert "(demo token)" in status
     saved = json.dumps(notebook)
     assert DEMO_TOKEN not in saved
+
+
+def test_api_tour_runs_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    notebook = execute("api-tour", tmp_path, monkeypatch)
+
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        for output in cell.outputs:
+            assert output.output_type != "error", cell.source
+    batch = outputs_text(cell_with(notebook, "%%vulncheck index vulncheck-kev --cve"))
+    assert "CVE-2023-4966" in batch
+    purl = outputs_text(cell_with(notebook, "%vulncheck purl "))
+    assert "CVE-2021-44228" in purl
+    assert DEMO_TOKEN not in json.dumps(notebook)
