@@ -6,12 +6,13 @@ The client works without IPython. The magics are a thin shell over it.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -35,7 +36,7 @@ from ._http import (
 )
 from ._logging import logger
 from ._params import InvalidParameterError, normalize_index_params, validate_index_name
-from ._redact import redact
+from ._redact import REDACTED, redact
 from ._responses import error_from_response, parse_json_body
 from ._version import __version__
 
@@ -96,6 +97,14 @@ class UnknownIndexError(InvalidParameterError):
             else "run %vulncheck indexes for the list"
         )
         super().__init__(f"unknown index {name!r}: {hint}")
+
+
+class DryRunRequest(Exception):
+    """Raised instead of sending when the client is in dry-run mode; holds the curl command."""
+
+    def __init__(self, curl: str) -> None:
+        super().__init__(curl)
+        self.curl = curl
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,7 @@ class Client(EndpointMethods):
             self.token_store = TokenStore(environ={})
             self.token_store.set_session_token(token)
         self.timeout = timeout
+        self.dry_run = False
         self.retry_notice: RetryNotice | None = _print_retry_notice
         if session is None:
             session = requests.Session()
@@ -273,6 +283,8 @@ class Client(EndpointMethods):
                 "use an https:// base URL (plain http is allowed only for loopback addresses "
                 "such as 127.0.0.1)."
             )
+        if self.dry_run:
+            raise DryRunRequest(self.curl_command(method, url, wire_params, json_body, mode))
         resolved = self._resolve_token()
         response, elapsed = send(
             self.session,
@@ -317,6 +329,42 @@ class Client(EndpointMethods):
             "package_version": __version__,
         }
         return Envelope(body, provenance)
+
+    def curl_command(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str],
+        json_body: Any,
+        mode: AuthMode,
+    ) -> str:
+        """Return the request as a curl command, with the token shown as ``***``.
+
+        The command is built from a request prepared with ``***`` in place of the token, so
+        the real token is never part of it, in any auth mode.
+        """
+        placeholder = TokenAuth(Secret(REDACTED), mode)
+        request = requests.Request(
+            method,
+            url,
+            params=dict(params),
+            json=json_body,
+            headers=dict(self.session.headers),
+            auth=placeholder,
+        ).prepare()
+        target = (request.url or url).replace(f"token={quote(REDACTED)}", f"token={REDACTED}")
+        words = ["curl"]
+        if method != "GET":
+            words += ["-X", method]
+        for name, value in request.headers.items():
+            if name.lower() in ("content-length", "accept-encoding", "connection"):
+                continue
+            words += ["-H", f"{name}: {value}"]
+        if request.body:
+            body = request.body.decode() if isinstance(request.body, bytes) else request.body
+            words += ["--data-raw", body]
+        words.append(target)
+        return " ".join(shlex.quote(word) for word in words)
 
     def fetch(
         self,

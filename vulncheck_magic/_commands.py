@@ -150,6 +150,11 @@ def add_frame_options(parser: argparse.ArgumentParser, *, raw: bool = True) -> N
         help="turn a list column (e.g. vulncheck_xdb, configurations.nodes.cpeMatch) into one row "
         "per item, with the item's fields as FIELD.* columns",
     )
+    group.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the request as a curl command, with the token shown as ***, and send nothing",
+    )
     if raw:
         group.add_argument(
             "--raw",

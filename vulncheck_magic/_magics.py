@@ -21,6 +21,7 @@ from ._client import (
     DEFAULT_MAX_RETRY_WAIT,
     DEFAULT_TIMEOUT,
     Client,
+    DryRunRequest,
     default_base_url,
     is_loopback_url,
     normalize_base_url,
@@ -174,11 +175,26 @@ class VulnCheckMagic(Magics):
     def _run_line(self, line: str) -> tuple[argparse.Namespace, Any]:
         args = parse_line(self.parser, line)
         if args.command in DATA_COMMANDS:
+            if args.dry_run:
+                return args, self._dry_run(args)
             return args, run_data_command(self.client, args)
         handler = getattr(self, f"_command_{args.command}", None)
         if handler is None:
             raise UsageError("missing command. Run %vulncheck? for help.")
         return args, handler(args)
+
+    def _dry_run(self, args: argparse.Namespace) -> None:
+        """Print the first request the command would send, as curl, and send nothing."""
+        self.client.dry_run = True
+        try:
+            run_data_command(self.client, args, progress=False)
+        except DryRunRequest as request:
+            print(request.curl)
+        else:
+            print("This command sends no request.")
+        finally:
+            self.client.dry_run = False
+        args.output = None
 
     def _run_cell(self, line: str, cell: str) -> tuple[argparse.Namespace, Any]:
         """Run a ``%%vulncheck`` cell: the line once per body value, or purls as one batch."""
@@ -188,6 +204,8 @@ class VulnCheckMagic(Magics):
         if command == "purls":
             args = parse_line(self.parser, line)
             args.purls = [*args.purls, *values]
+            if args.dry_run:
+                return args, self._dry_run(args)
             return args, run_data_command(self.client, args)
         if command not in _BATCH_COMMANDS:
             raise UsageError(
@@ -211,8 +229,10 @@ class VulnCheckMagic(Magics):
         if not parsed:
             raise UsageError(problems[0])
         first = next(iter(parsed.values()))
-        if getattr(first, "raw", False):
-            raise UsageError("--raw works on one value: use the line magic %vulncheck for it")
+        if getattr(first, "raw", False) or first.dry_run:
+            raise UsageError(
+                "--raw and --dry-run work on one value: use the line magic %vulncheck for them"
+            )
 
         def run_one(value: str) -> Any:
             # A value that did not parse is parsed again, so that its row gets its message.
