@@ -283,13 +283,20 @@ def network_error(
     # as a plain ConnectionError: the kind of timeout is then only in the text.
     read_timeout = isinstance(exc, requests.ReadTimeout) or "Read timed out" in text
     connect_timeout = isinstance(exc, requests.ConnectTimeout) or "ConnectTimeoutError" in text
-    if read_timeout or connect_timeout:
+    broken = isinstance(exc, requests.exceptions.ChunkedEncodingError) or (
+        "IncompleteRead" in text or "Connection broken" in text
+    )
+    if broken:
+        reason = "the connection broke off before the whole response arrived"
+    elif read_timeout or connect_timeout:
         seconds = timeout[0] if connect_timeout and not read_timeout else timeout[1]
         reason = f"timed out after {seconds:g} s"
     else:
         match = _ERRNO_REASON.search(text)
         reason = match.group(1).strip().lower() if match else type(exc).__name__
-    if retries:
+    # urllib3 says "Max retries exceeded" only when it used up the retries; a response
+    # that breaks off mid-body is read after urllib3 and was not retried.
+    if retries and "Max retries exceeded" in text:
         reason += f" ({retries} retries made)"
     logger.warning("request to %s failed: %s", origin, reason)
     return NetworkError(

@@ -143,7 +143,10 @@ def parse_json_body(response: requests.Response, endpoint: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         size = len(response.content)
-        what = "truncated" if exc.args and "Expecting" in str(exc) else "not valid JSON"
+        # A body cut short fails at its very end, or inside a string that never closes.
+        position = getattr(exc, "pos", -1)
+        cut_short = position >= len(text.rstrip()) - 1 or "Unterminated string" in str(exc)
+        what = "truncated" if cut_short else "not valid JSON"
         raise ResponseFormatError(
             f"The response body for {endpoint} is {what} ({size} bytes, content type "
             f"{content_type or 'missing'}, error at character {getattr(exc, 'pos', '?')}): "
