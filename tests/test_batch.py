@@ -63,7 +63,10 @@ def test_batch_output_variable(demo_shell: InteractiveShell) -> None:
         ("%%vulncheck index vulncheck-kev\nCVE-2021-44228", "end the line with the option"),
         ("%%vulncheck status\nx", "a %%vulncheck cell runs"),
         ("%%vulncheck index vulncheck-kev --cve\n\n# only comments\n", "the cell has no values"),
-        ("%%vulncheck index vulncheck-kev --raw --cve\nCVE-2021-44228", "--raw works on one value"),
+        (
+            "%%vulncheck index vulncheck-kev --raw --cve\nCVE-2021-44228",
+            "--raw and --dry-run work on one value",
+        ),
         ("%%vulncheck index vulncheck-kev --cvx\nCVE-2021-44228", "unknown option --cvx"),
     ],
 )

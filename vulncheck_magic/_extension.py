@@ -59,6 +59,7 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     from ._completion import install_completer
 
     install_completer(shell, magics)
+    shell.events.register("post_run_cell", magics.print_summaries)
 
     previous: tuple[tuple[type[BaseException], ...], Any] | None = None
     if shell.custom_exceptions:
@@ -77,6 +78,7 @@ def unload_ipython_extension(shell: InteractiveShell) -> None:
     if magics.demo is not None:
         magics.stop_demo()
     magics.client.close()
+    shell.events.unregister("post_run_cell", magics.print_summaries)
     shell.magics_manager.magics["line"].pop("vulncheck", None)
     shell.magics_manager.registry.pop(type(magics).__name__, None)
     shell.configurables[:] = [item for item in shell.configurables if item is not magics]

@@ -31,6 +31,7 @@ from ._data_commands import DATA_COMMANDS, run_data_command
 from ._errors import VulnCheckWarning
 from ._params import InvalidParameterError
 from ._parser import HelpRequested, build_parser, format_help, parse_line, split_line
+from ._summary import summarize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,6 +105,8 @@ class VulnCheckMagic(Magics):
         self.token_store: TokenStore = get_token_store()
         self.demo: DemoServer | None = None
         self.login_form: LoginForm | None = None
+        # Printed after the cell has run, so that each line appears under the displayed frame.
+        self.pending_summaries: list[str] = []
         self.client = Client(
             self.base_url,
             auth_mode=self.auth_mode,
@@ -164,6 +167,9 @@ class VulnCheckMagic(Magics):
                 raise UsageError(str(exc)) from None
             finally:
                 _show_warnings(caught)
+        summary = summarize(result)
+        if summary:
+            self.pending_summaries.append(self.client.redact(summary))
         output = getattr(args, "output", None)
         if output:
             if not output.isidentifier():
@@ -172,10 +178,16 @@ class VulnCheckMagic(Magics):
             return None
         return result
 
+    def print_summaries(self, *args: object) -> None:
+        """Print the summaries of this cell's results; IPython calls it after each cell."""
+        summaries, self.pending_summaries = self.pending_summaries, []
+        for summary in summaries:
+            print(summary)
+
     def _run_line(self, line: str) -> tuple[argparse.Namespace, Any]:
         args = parse_line(self.parser, line)
         if args.command in DATA_COMMANDS:
-            if args.dry_run:
+            if getattr(args, "dry_run", False):
                 return args, self._dry_run(args)
             return args, run_data_command(self.client, args)
         handler = getattr(self, f"_command_{args.command}", None)
@@ -204,7 +216,7 @@ class VulnCheckMagic(Magics):
         if command == "purls":
             args = parse_line(self.parser, line)
             args.purls = [*args.purls, *values]
-            if args.dry_run:
+            if getattr(args, "dry_run", False):
                 return args, self._dry_run(args)
             return args, run_data_command(self.client, args)
         if command not in _BATCH_COMMANDS:
@@ -229,7 +241,7 @@ class VulnCheckMagic(Magics):
         if not parsed:
             raise UsageError(problems[0])
         first = next(iter(parsed.values()))
-        if getattr(first, "raw", False) or first.dry_run:
+        if getattr(first, "raw", False) or getattr(first, "dry_run", False):
             raise UsageError(
                 "--raw and --dry-run work on one value: use the line magic %vulncheck for them"
             )

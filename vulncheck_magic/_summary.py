@@ -1,0 +1,71 @@
+"""The one-line summary printed under a query's result, built from its provenance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["summarize"]
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count:,} {word if count == 1 else plural or word + 's'}"
+
+
+def summarize(frame: Any) -> str | None:
+    """Return a one-line summary of a result frame, or None when it has no provenance.
+
+    The line names the index or endpoint, the rows shown against the total documents, the
+    page or cursor, and how to get the next page. It is built from ``df.attrs["vulncheck"]``,
+    which never holds the token.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        return None
+    provenance = frame.attrs.get("vulncheck")
+    if not isinstance(provenance, dict):
+        return None
+    target = provenance.get("index") or provenance.get("endpoint") or "result"
+    rows = len(frame)
+    batch = provenance.get("batch")
+    if isinstance(batch, dict):
+        failed = batch.get("failed", 0)
+        queries = _plural(batch.get("queries", 0), "query", "queries")
+        text = f"{target}: {_plural(rows, 'row')} from {queries}"
+        return text + (f", {failed} failed (see the error column)" if failed else "")
+    paging = provenance.get("paging")
+    if isinstance(paging, dict):
+        return _paging_summary(target, rows, paging)
+    meta = provenance.get("meta") if isinstance(provenance.get("meta"), dict) else {}
+    total = meta.get("total_documents")
+    text = f"{target}: {_plural(rows, 'row')}"
+    if isinstance(total, int):
+        text += f" of {_plural(total, 'document')}"
+    page, pages = meta.get("page"), meta.get("total_pages")
+    next_cursor = meta.get("next_cursor")
+    if next_cursor:
+        text += f"; next page: --cursor {next_cursor}"
+    elif isinstance(page, int) and isinstance(pages, int) and pages > 1:
+        text += f" (page {page} of {pages})"
+        max_pages = meta.get("max_pages")
+        if page < pages and (not isinstance(max_pages, int) or page < max_pages):
+            text += f"; next page: --page {page + 1}"
+        elif page < pages:
+            text += "; beyond this page use --all"
+    if provenance.get("ignored_params"):
+        text += f"; ignored filters: {', '.join(provenance['ignored_params'])}"
+    return text
+
+
+def _paging_summary(target: str, rows: int, paging: dict[str, Any]) -> str:
+    total = paging.get("total_documents")
+    pages = paging.get("pages", 0)
+    of_total = f" of {_plural(total, 'document')}" if isinstance(total, int) else ""
+    text = f"{target}: {_plural(rows, 'row')}{of_total} in {_plural(pages, 'page')}"
+    if paging.get("complete"):
+        return text + ", complete"
+    reason = paging.get("stop_reason") or "stopped early"
+    text += f", stopped: {reason}"
+    if paging.get("next_cursor"):
+        text += f"; resume with --all --cursor {paging['next_cursor']}"
+    return text
