@@ -342,3 +342,26 @@ def test_keep_alive_reuses_connection(client: Client) -> None:
     # urllib3's pool container refuses plain iteration, so go through keys().
     pools = [adapter.poolmanager.pools[key] for key in adapter.poolmanager.pools.keys()]  # noqa: SIM118
     assert sum(pool.num_connections for pool in pools) == 1
+
+
+def test_signed_queries_masked() -> None:
+    from vulncheck_magic._redact import redact_signed_queries
+
+    text = (
+        "GET https://bucket.example/x.zip?X-Amz-Credential=AKIA&X-Amz-Signature=SECRETSIG "
+        "and https://api.example/v3/index?limit=1"
+    )
+    masked = redact_signed_queries(text)
+    assert "SECRETSIG" not in masked
+    assert "AKIA" not in masked
+    assert "https://bucket.example/x.zip?***" in masked
+    assert "https://api.example/v3/index?limit=1" in masked
+
+
+def test_urllib3_filter_installed_before_download(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("urllib3.connectionpool").debug(
+        '%s "GET %s HTTP/1.1" 200 10', "https://s3.example", "/b.zip?X-Amz-Signature=SECRETSIG"
+    )
+    assert "SECRETSIG" not in caplog.text
+    assert "/b.zip?***" in caplog.text

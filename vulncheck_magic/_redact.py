@@ -1,4 +1,4 @@
-"""Redaction of API tokens in any text that could be shown, logged or saved.
+"""Redaction of API tokens and pre-signed URL credentials in any text that could be shown.
 
 Every path that can show a URL, a header, a cookie, a request or a server message passes the
 text through :func:`redact` first.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import quote, quote_plus
+from urllib.parse import parse_qsl, quote, quote_plus
 
-__all__ = ["REDACTED", "mask_token", "redact"]
+__all__ = ["REDACTED", "mask_token", "redact", "redact_signed_queries"]
 
 REDACTED = "***"
 
@@ -22,6 +22,21 @@ _BEARER = re.compile(r"(?i)(\bBearer\s+)[^\s'\",;]+")
 # Shorter values are not searched for as plain text, because replacing every occurrence of
 # a short string would mangle unrelated words. The patterns above still hide them.
 _MIN_SECRET_LENGTH = 4
+
+# Query parameters that make a URL pre-signed: AWS SigV4 (S3), CloudFront signed URLs and
+# Azure SAS tokens. A query string with any of them is a credential.
+_SIGNING_PARAMETERS = frozenset(
+    {
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+        "signature",
+        "policy",
+        "key-pair-id",
+        "sig",
+    }
+)
+_QUERY_STRING = re.compile(r"\?([^\s\"'#<>]*)")
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -37,6 +52,21 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
             text = text.replace(form, REDACTED)
     text = _TOKEN_PAIR.sub(rf"\g<1>{REDACTED}", text)
     return _BEARER.sub(rf"\g<1>{REDACTED}", text)
+
+
+def redact_signed_queries(text: str) -> str:
+    """Return ``text`` with the whole query string of each pre-signed URL replaced by ***.
+
+    A query string is pre-signed when one of its parameter names, compared without case, is a
+    signing parameter such as ``X-Amz-Signature``, ``Signature`` or ``sig``. Other query strings
+    are left as they are, so a log line keeps its non-secret parameters.
+    """
+    return _QUERY_STRING.sub(_mask_signed_query, text)
+
+
+def _mask_signed_query(match: re.Match[str]) -> str:
+    names = {name.lower() for name, _value in parse_qsl(match.group(1), keep_blank_values=True)}
+    return f"?{REDACTED}" if names & _SIGNING_PARAMETERS else match.group(0)
 
 
 def mask_token(token: str) -> str:
