@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from IPython.core.error import UsageError
 
 from ._errors import VulnCheckError
 from ._logging import logger
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["BATCH_WORKERS", "body_values", "run_batch"]
 
@@ -49,6 +51,8 @@ def run_batch(
     of ``values``. ``attrs["vulncheck"]`` holds the first successful run's provenance and a
     ``batch`` summary.
     """
+    import pandas as pd
+
     results: list[pd.DataFrame | str] = [""] * len(values)
 
     def work(position: int) -> None:

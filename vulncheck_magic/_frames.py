@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-__all__ = ["SCALAR_COLUMN", "records_to_frame"]
+__all__ = ["SCALAR_COLUMN", "flatten_records", "frame_from_rows", "records_to_frame"]
 
 SCALAR_COLUMN = "value"
 """Column name used for records that are not JSON objects (``/v3/cpe`` returns CVE id strings)."""
@@ -77,10 +77,22 @@ def records_to_frame(
             f"Invalid records: expected a list, got {type(records).__name__}. "
             "Pass the envelope's 'data' list, or wrap a single record in a list."
         )
-    if len(records) == 0:
-        return pd.DataFrame()
+    return frame_from_rows(flatten_records(records), parse_dates=parse_dates)
 
-    rows = [_flatten_record(record) for record in records]
+
+def flatten_records(records: Sequence[Any]) -> list[dict[Any, Any]]:
+    """Flatten each record into one row dict, the first step of :func:`records_to_frame`.
+
+    Cursor paging flattens each page as it arrives, while the next page downloads, and
+    builds the frame from all rows at the end with :func:`frame_from_rows`.
+    """
+    return [_flatten_record(record) for record in records]
+
+
+def frame_from_rows(rows: list[dict[Any, Any]], *, parse_dates: bool = True) -> pd.DataFrame:
+    """Build the frame from rows made by :func:`flatten_records`: names and dates as above."""
+    if not rows:
+        return pd.DataFrame()
     frame = pd.DataFrame(rows)
     if any(isinstance(column, _KeyPath) for column in frame.columns):
         frame.columns = _resolve_column_names(list(frame.columns))

@@ -8,6 +8,8 @@ Rows fetched before a stop are always kept, and the summary holds the cursor to 
 
 from __future__ import annotations
 
+import queue
+import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +52,7 @@ class PagingSummary:
     next_cursor: str = ""
     error: str | None = None
     first_meta: dict[str, Any] | None = field(default=None, repr=False)
+    warning: str = field(default="", repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the summary as plain data for ``df.attrs``."""
@@ -66,6 +69,10 @@ class PagingSummary:
 
 PageFetcher = Callable[[dict[str, object]], tuple[list[Any], Mapping[str, Any]]]
 
+# Pages fetched ahead of the one being converted. Two keep the network busy while the
+# converter works, and bound the memory held by pages not yet converted.
+_PREFETCH = 2
+
 
 def collect_pages(
     fetch_page: PageFetcher,
@@ -75,97 +82,53 @@ def collect_pages(
     max_rows: int | None = None,
     progress: bool = True,
     description: str = "pages",
+    transform: Callable[[list[Any]], list[Any]] | None = None,
 ) -> tuple[list[Any], PagingSummary]:
     """Fetch pages with the cursor and return all records with a summary of the run.
 
     ``fetch_page`` takes the query parameters of one page and returns its ``data`` list and
     ``_meta``. A ``cursor`` in ``params`` resumes an earlier run instead of starting anew.
-    A VulnCheckError on a later page ends the loop with a PagingWarning; the records fetched
-    so far are returned. An error on the first page is raised, since there is nothing to keep.
+    Pages download in a background thread while this thread applies ``transform`` (for
+    example flattening) to the pages already received, so that conversion overlaps the
+    network wait. A VulnCheckError on a later page ends the run with a PagingWarning and
+    keeps the records fetched so far; an error on the first page is raised.
     """
-    page_limit = DEFAULT_MAX_PAGES if max_pages is None else max_pages
-    row_limit = DEFAULT_MAX_ROWS if max_rows is None else max_rows
-    base = {key: value for key, value in params.items() if key not in ("page", "start_cursor")}
-    cursor = base.pop("cursor", None)
-    records: list[Any] = []
+    limits = (
+        DEFAULT_MAX_PAGES if max_pages is None else max_pages,
+        DEFAULT_MAX_ROWS if max_rows is None else max_rows,
+    )
+    pages: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=_PREFETCH)
+    stop = threading.Event()
     summary = PagingSummary()
-    seen_cursors: set[str] = {str(cursor)} if cursor else set()
+    fetcher = threading.Thread(
+        target=_fetch_pages,
+        args=(fetch_page, dict(params), limits, summary, pages, stop),
+        name="vulncheck-paging",
+        daemon=True,
+    )
+    records: list[Any] = []
     bar = _progress_bar(progress, description)
-
+    fetcher.start()
     try:
         while True:
-            page_params = dict(base)
-            if cursor:
-                page_params["cursor"] = cursor
-            else:
-                page_params["start_cursor"] = True
-            try:
-                data, meta = fetch_page(page_params)
-            except VulnCheckError as exc:
-                if summary.pages == 0:
-                    raise
-                summary.error = str(exc)
-                summary.stop_reason = f"page {summary.pages + 1} failed"
-                summary.next_cursor = cursor or ""
-                _warn(
-                    f"Cursor paging stopped at page {summary.pages + 1}: {exc} The "
-                    f"{summary.rows} rows fetched before are kept; resume with --cursor "
-                    "from df.attrs['vulncheck']['paging']['next_cursor']."
-                )
+            kind, payload = pages.get()
+            if kind == "error":
+                raise payload
+            if kind == "done":
                 break
-
-            summary.pages += 1
-            if summary.first_meta is None:
-                summary.first_meta = dict(meta)
-                total = meta.get("total_documents")
-                summary.total_documents = total if isinstance(total, int) else None
-                if bar is not None and summary.total_documents is not None:
-                    bar.total = min(summary.total_documents, row_limit)
-            room = row_limit - summary.rows
-            kept = data[:room]
-            records.extend(kept)
-            summary.rows += len(kept)
             if bar is not None:
-                bar.update(len(kept))
+                if bar.total is None and summary.total_documents is not None:
+                    bar.total = min(summary.total_documents, limits[1])
+                bar.update(len(payload))
                 bar.set_postfix(pages=summary.pages)
-
-            next_cursor = str(meta.get("next_cursor") or "")
-            summary.next_cursor = next_cursor
-            if not data or not next_cursor:
-                summary.complete = True
-                summary.next_cursor = ""
-                summary.stop_reason = "no more pages" if next_cursor == "" else "empty page"
-                break
-            if len(kept) < len(data) or summary.rows >= row_limit:
-                summary.stop_reason = f"reached max_rows={row_limit}"
-                # The cut page's cursor would skip its unread rows, so resuming starts over
-                # from that page's own cursor.
-                summary.next_cursor = cursor or ""
-                _warn(
-                    f"Stopped after {summary.rows} rows (max_rows={row_limit}) of "
-                    f"{_total_text(summary)}; raise --max-rows to fetch more."
-                )
-                break
-            if next_cursor in seen_cursors:
-                summary.stop_reason = "repeated cursor"
-                _warn(
-                    f"The server returned a cursor it had returned before, after {summary.pages} "
-                    f"pages; stopped to avoid a loop. {summary.rows} rows are kept."
-                )
-                break
-            if summary.pages >= page_limit:
-                summary.stop_reason = f"reached max_pages={page_limit}"
-                _warn(
-                    f"Stopped after {summary.pages} pages (max_pages={page_limit}) with "
-                    f"{summary.rows} rows of {_total_text(summary)}; raise --max-pages to "
-                    "fetch more."
-                )
-                break
-            seen_cursors.add(next_cursor)
-            cursor = next_cursor
+            records.extend(transform(payload) if transform is not None else payload)
     finally:
+        stop.set()
         if bar is not None:
             bar.close()
+    fetcher.join()
+    if summary.warning:
+        _warn(summary.warning)
     logger.info(
         "cursor paging fetched %d rows in %d pages (%s)",
         summary.rows,
@@ -173,6 +136,102 @@ def collect_pages(
         summary.stop_reason,
     )
     return records, summary
+
+
+def _put(pages: queue.Queue[tuple[str, Any]], item: tuple[str, Any], stop: threading.Event) -> bool:
+    """Hand an item to the converting thread; return False when that thread has given up."""
+    while not stop.is_set():
+        try:
+            pages.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _fetch_pages(
+    fetch_page: PageFetcher,
+    params: dict[str, object],
+    limits: tuple[int, int],
+    summary: PagingSummary,
+    pages: queue.Queue[tuple[str, Any]],
+    stop: threading.Event,
+) -> None:
+    """Run the cursor loop in the background thread and queue each page's records."""
+    page_limit, row_limit = limits
+    base = {key: value for key, value in params.items() if key not in ("page", "start_cursor")}
+    cursor = base.pop("cursor", None)
+    seen_cursors: set[str] = {str(cursor)} if cursor else set()
+    while not stop.is_set():
+        page_params = dict(base)
+        if cursor:
+            page_params["cursor"] = cursor
+        else:
+            page_params["start_cursor"] = True
+        try:
+            data, meta = fetch_page(page_params)
+        except VulnCheckError as exc:
+            if summary.pages == 0:
+                _put(pages, ("error", exc), stop)
+                return
+            summary.error = str(exc)
+            summary.stop_reason = f"page {summary.pages + 1} failed"
+            summary.next_cursor = cursor or ""
+            summary.warning = (
+                f"Cursor paging stopped at page {summary.pages + 1}: {exc} The "
+                f"{summary.rows} rows fetched before are kept; resume with --cursor "
+                "from df.attrs['vulncheck']['paging']['next_cursor']."
+            )
+            break
+        except BaseException as exc:  # handed to the caller, who re-raises it
+            _put(pages, ("error", exc), stop)
+            return
+
+        summary.pages += 1
+        if summary.first_meta is None:
+            summary.first_meta = dict(meta)
+            total = meta.get("total_documents")
+            summary.total_documents = total if isinstance(total, int) else None
+        kept = data[: row_limit - summary.rows]
+        summary.rows += len(kept)
+        if not _put(pages, ("page", kept), stop):
+            return
+
+        next_cursor = str(meta.get("next_cursor") or "")
+        summary.next_cursor = next_cursor
+        if not data or not next_cursor:
+            summary.complete = True
+            summary.next_cursor = ""
+            summary.stop_reason = "no more pages" if next_cursor == "" else "empty page"
+            break
+        if len(kept) < len(data) or summary.rows >= row_limit:
+            summary.stop_reason = f"reached max_rows={row_limit}"
+            # The cut page's cursor would skip its unread rows, so resuming starts over
+            # from that page's own cursor.
+            summary.next_cursor = cursor or ""
+            summary.warning = (
+                f"Stopped after {summary.rows} rows (max_rows={row_limit}) of "
+                f"{_total_text(summary)}; raise --max-rows to fetch more."
+            )
+            break
+        if next_cursor in seen_cursors:
+            summary.stop_reason = "repeated cursor"
+            summary.warning = (
+                f"The server returned a cursor it had returned before, after {summary.pages} "
+                f"pages; stopped to avoid a loop. {summary.rows} rows are kept."
+            )
+            break
+        if summary.pages >= page_limit:
+            summary.stop_reason = f"reached max_pages={page_limit}"
+            summary.warning = (
+                f"Stopped after {summary.pages} pages (max_pages={page_limit}) with "
+                f"{summary.rows} rows of {_total_text(summary)}; raise --max-pages to "
+                "fetch more."
+            )
+            break
+        seen_cursors.add(next_cursor)
+        cursor = next_cursor
+    _put(pages, ("done", None), stop)
 
 
 def _total_text(summary: PagingSummary) -> str:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
-
-import pandas as pd
 
 __all__ = ["summarize"]
 
@@ -20,7 +19,9 @@ def summarize(frame: Any) -> str | None:
     page or cursor, and how to get the next page. It is built from ``df.attrs["vulncheck"]``,
     which never holds the token.
     """
-    if not isinstance(frame, pd.DataFrame):
+    # pandas is imported lazily: without it in sys.modules no frame can exist yet.
+    pandas = sys.modules.get("pandas")
+    if pandas is None or not isinstance(frame, pandas.DataFrame):
         return None
     provenance = frame.attrs.get("vulncheck")
     if not isinstance(provenance, dict):
