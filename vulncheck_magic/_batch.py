@@ -47,7 +47,7 @@ def run_batch(
     """Run ``run_one`` for each value and return one frame with a leading ``query`` column.
 
     A value whose run raises a VulnCheckError or UsageError gets one row with the message in
-    an ``error`` column; the column exists only when some value failed. Rows keep the order
+    an ``error`` column. That column exists only when some value failed. Rows keep the order
     of ``values``. ``attrs["vulncheck"]`` holds the first successful run's provenance and a
     ``batch`` summary.
     """

@@ -294,7 +294,7 @@ def network_error(
     else:
         match = _ERRNO_REASON.search(text)
         reason = match.group(1).strip().lower() if match else type(exc).__name__
-    # urllib3 says "Max retries exceeded" only when it used up the retries; a response
+    # urllib3 reports "Max retries exceeded" only when it used up the retries; a response
     # that breaks off mid-body is read after urllib3 and was not retried.
     if retries and "Max retries exceeded" in text:
         reason += f" ({retries} retries made)"

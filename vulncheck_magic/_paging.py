@@ -1,6 +1,6 @@
 """Cursor paging of an index into one list of records, with caps, guards and progress.
 
-The loop asks for ``start_cursor=true`` first, then ``cursor=<_meta.next_cursor>``, until the
+The loop requests ``start_cursor=true`` first, then ``cursor=<_meta.next_cursor>``, until the
 cursor comes back empty or a page has no records. It stops early at ``max_pages`` or
 ``max_rows``, when a cursor repeats (a server that would loop forever), or when a page fails.
 Rows fetched before a stop are always kept, and the summary holds the cursor to resume from.
@@ -38,7 +38,7 @@ class PagingWarning(VulnCheckWarning):
 
 @dataclass
 class PagingSummary:
-    """How a paged query ended; stored in ``df.attrs["vulncheck"]["paging"]``.
+    """Outcome of a paged query, stored in ``df.attrs["vulncheck"]["paging"]``.
 
     ``next_cursor`` is the cursor to pass as ``cursor=`` to continue where it stopped, or
     ``""`` when every page was fetched.
@@ -90,8 +90,8 @@ def collect_pages(
     ``_meta``. A ``cursor`` in ``params`` resumes an earlier run instead of starting anew.
     Pages download in a background thread while this thread applies ``transform`` (for
     example flattening) to the pages already received, so that conversion overlaps the
-    network wait. A VulnCheckError on a later page ends the run with a PagingWarning and
-    keeps the records fetched so far; an error on the first page is raised.
+    network wait. A VulnCheckError on a later page ends the run with a PagingWarning, and the
+    records fetched before it are kept. An error on the first page is raised.
     """
     limits = (
         DEFAULT_MAX_PAGES if max_pages is None else max_pages,

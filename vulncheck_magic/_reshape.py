@@ -70,7 +70,7 @@ def _explode_column(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     if not values.map(lambda value: isinstance(value, list)).any():
         if values.map(lambda value: isinstance(value, dict)).any():
             return _expand_objects(frame.reset_index(drop=True), name)
-        raise InvalidParameterError(f"column {name!r} holds no lists to explode")
+        raise InvalidParameterError(f"column {name!r} contains no lists to explode")
     exploded = frame.explode(name, ignore_index=True)
     return _expand_objects(exploded, name)
 

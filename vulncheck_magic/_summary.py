@@ -17,7 +17,7 @@ def summarize(frame: Any) -> str | None:
 
     The line names the index or endpoint, the rows shown against the total documents, the
     page or cursor, and how to get the next page. It is built from ``df.attrs["vulncheck"]``,
-    which never holds the token.
+    which never contains the token.
     """
     # pandas is imported lazily: without it in sys.modules no frame can exist yet.
     pandas = sys.modules.get("pandas")
