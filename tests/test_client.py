@@ -101,7 +101,7 @@ def test_cisa_kev_page_three_is_rows_201_to_300(client: Client) -> None:
 
 
 def test_nested_nvd_record_flattens(client: Client) -> None:
-    frame = client.index("nist-nvd2", cve="cve-2021-44228")
+    frame = client.index("nist-nvd2", cve="cve-2021-44228", tidy=False)
     assert frame["id"].tolist() == ["CVE-2021-44228"]
     assert "metrics.cvssMetricV31" in frame.columns
     assert isinstance(frame["metrics.cvssMetricV31"].iloc[0], list)
@@ -178,6 +178,8 @@ def test_unknown_index_suggests_close_names(client: Client) -> None:
     ("params", "message"),
     [
         ({"cve": "CVE-21-1"}, "invalid CVE id"),
+        ({"cve": "CVE-\u0662\u0660\u0662\u0661-44228"}, "invalid CVE id"),
+        ({"limit": "\u0661\u0660"}, "invalid limit"),
         ({"limit": 0}, "invalid limit"),
         ({"page": -2}, "invalid page"),
         ({"pubStartDate": "2024/01/01"}, "use YYYY-MM-DD"),

@@ -93,12 +93,32 @@ def frame_from_rows(rows: list[dict[Any, Any]], *, parse_dates: bool = True) -> 
     """Build the frame from rows made by :func:`flatten_records`: names and dates as above."""
     if not rows:
         return pd.DataFrame()
-    frame = pd.DataFrame(rows)
+    try:
+        frame = pd.DataFrame(rows)
+    except UnicodeEncodeError:
+        # JSON can carry a lone surrogate (the escape \ud800), which pandas cannot store
+        # when its strings are Arrow-backed. Such characters become U+FFFD; other rows are
+        # never rescanned, because the fallback runs only after this failure.
+        frame = pd.DataFrame(_replace_surrogates(rows))
     if any(isinstance(column, _KeyPath) for column in frame.columns):
         frame.columns = _resolve_column_names(list(frame.columns))
     if parse_dates:
         _convert_date_columns(frame)
     return frame
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _replace_surrogates(value: Any) -> Any:
+    """Return ``value`` with every lone surrogate in its strings replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_replace_surrogates(key): _replace_surrogates(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace_surrogates(item) for item in value]
+    return value
 
 
 def _flatten_record(record: Any) -> dict[Any, Any]:

@@ -29,8 +29,9 @@ DATE_PARAMETERS = frozenset(
     }
 )
 
-_CVE_ID = re.compile(r"CVE-\d{4}-\d{4,}")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# ASCII digits only: \d would also accept Arabic-Indic and other Unicode digits.
+_CVE_ID = re.compile(r"CVE-[0-9]{4}-[0-9]{4,}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _INDEX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -62,10 +63,8 @@ def _normalize_date(name: str, value: str) -> str:
 
 
 def _normalize_positive_int(name: str, value: object) -> str:
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        number = 0
+    text = str(value).strip()
+    number = int(text) if text.isascii() and text.lstrip("-").isdigit() else 0
     if number < 1:
         raise InvalidParameterError(f"invalid {name} {value!r}: use a whole number of at least 1")
     return str(number)
