@@ -45,9 +45,7 @@ QUICKSTART: list[tuple[str, str]] = [
     (
         "code",
         "log4shell = %vulncheck index nist-nvd2 --cve CVE-2021-44228\n"
-        'cvss31 = log4shell.loc[0, "metrics.cvssMetricV31"][0]["cvssData"]\n'
-        'log4shell.attrs["vulncheck"]["meta"]["total_documents"], cvss31["baseScore"], '
-        'cvss31["vectorString"]',
+        'log4shell[["cve", "cvss_score", "cvss_severity", "cvss_v31_vector", "cwes"]]',
     ),
     (
         "markdown",
@@ -93,7 +91,7 @@ API_TOUR: list[tuple[str, str]] = [
     ("code", "%vulncheck indexes --search kev"),
     (
         "code",
-        "%vulncheck index nist-nvd2 --cve CVE-2021-44228 --explode references --columns id,references.url,references.source",
+        "%vulncheck index nist-nvd2 --cve CVE-2021-44228 --explode references --columns cve,references.url,references.source",
     ),
     (
         "code",

@@ -29,7 +29,7 @@ def test_index_batch_one_frame(demo_shell: InteractiveShell) -> None:
     assert outcome.error is None, outcome.text
     frame = outcome.result
     assert frame["query"].tolist() == ["CVE-2021-44228", "cve-2023-4966"]
-    assert frame["cve"].map(lambda ids: ids[0]).tolist() == ["CVE-2021-44228", "CVE-2023-4966"]
+    assert frame["cve"].tolist() == ["CVE-2021-44228", "CVE-2023-4966"]
     assert "error" not in frame.columns
     assert frame.attrs["vulncheck"]["batch"] == {"queries": 3, "failed": 0}
 
@@ -49,11 +49,12 @@ def test_failing_value_gets_error_row(demo_shell: InteractiveShell) -> None:
 
 def test_batch_output_variable(demo_shell: InteractiveShell) -> None:
     outcome = run_cell(
-        demo_shell, "%%vulncheck index nist-nvd2 --columns id,published -o nvd --cve\nCVE-2014-0160"
+        demo_shell,
+        "%%vulncheck index nist-nvd2 --columns cve,published -o nvd --cve\nCVE-2014-0160",
     )
     assert outcome.error is None, outcome.text
     assert outcome.result is None
-    assert demo_shell.user_ns["nvd"].columns.tolist() == ["query", "id", "published"]
+    assert demo_shell.user_ns["nvd"].columns.tolist() == ["query", "cve", "published"]
     demo_shell.user_ns.pop("nvd")
 
 

@@ -55,6 +55,7 @@ COPY_IGNORE = shutil.ignore_patterns(
 # Run by the venv's interpreter: executes each notebook with nbclient and that venv's
 # python3 kernel, then writes it back.
 EXECUTE_SCRIPT = """\
+import os
 import sys
 
 import nbformat
@@ -62,7 +63,10 @@ from nbclient import NotebookClient
 
 for path in sys.argv[1:]:
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    # The kernel starts in the notebook's folder, outside the checkout, so that it imports
+    # the installed package and not the source tree.
+    resources = {"metadata": {"path": os.path.dirname(path)}}
+    NotebookClient(notebook, timeout=120, kernel_name="python3", resources=resources).execute()
     nbformat.write(notebook, path)
 """
 

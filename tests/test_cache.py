@@ -6,8 +6,13 @@ import time
 
 import pandas as pd
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
 
+from vulncheck_magic import Client
 from vulncheck_magic._cache import FrameCache, token_fingerprint
+from vulncheck_magic.demo import DemoServer
+
+from .conftest import SECRET_TOKEN, run_cell
 
 
 def sample_frame() -> pd.DataFrame:
@@ -68,3 +73,30 @@ def test_fingerprint_is_not_the_token() -> None:
     fingerprint = token_fingerprint("vulncheck_secret_value")
     assert "vulncheck_secret_value" not in fingerprint
     assert fingerprint == token_fingerprint("vulncheck_secret_value")
+
+
+def test_client_repeat_query_cached(demo_server: DemoServer) -> None:
+    with Client(demo_server.url, token=SECRET_TOKEN) as client:
+        first = client.index("cisa-kev", limit=50)
+        second = client.index("cisa-kev", limit=50)
+        third = client.index("cisa-kev", limit=50, cache=False)
+        other = client.index("cisa-kev", limit=50, tidy=False)
+    assert len(demo_server.requests) == 3
+    assert "cached" not in first.attrs["vulncheck"]
+    assert second.attrs["vulncheck"]["cached"] is True
+    assert second.equals(first)
+    assert "cached" not in third.attrs["vulncheck"]
+    assert other.columns.tolist() != first.columns.tolist()
+
+
+def test_magic_cache_settings(shell: InteractiveShell) -> None:
+    shell.run_line_magic("vulncheck", "demo")
+    magics = shell.magics_manager.registry["VulnCheckMagic"]
+    run_cell(shell, "%vulncheck index cisa-kev --limit 5")
+    again = run_cell(shell, "%vulncheck index cisa-kev --limit 5")
+    assert "(cached 0 s ago; --no-cache refetches)" in again.stdout
+    fresh = run_cell(shell, "%vulncheck index cisa-kev --limit 5 --no-cache")
+    assert "cached" not in fresh.stdout
+    assert len([seen for seen in magics.demo.requests if seen.path == "/v3/index/cisa-kev"]) == 2
+    run_cell(shell, "%config VulnCheckMagic.cache_ttl = 0")
+    assert magics.client.frame_cache.ttl == 0

@@ -200,7 +200,7 @@ def test_ipython_expansion(demo_shell: InteractiveShell) -> None:
     demo_shell.user_ns["wanted"] = "CVE-2021-44228"
     demo_shell.user_ns["size"] = 2
     by_name = magic(demo_shell, "index cisa-kev --cve $wanted  # Log4Shell")
-    assert by_name["cve"].iloc[0] == ["CVE-2021-44228"]
+    assert by_name["cve"].iloc[0] == "CVE-2021-44228"
     by_expression = magic(demo_shell, "index cisa-kev --limit {size * 3}")
     assert len(by_expression) == 6
     assert by_expression.attrs["vulncheck"]["params"] == {"limit": "6"}

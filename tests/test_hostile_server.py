@@ -284,7 +284,7 @@ def test_gzip_body(mode: str, caplog: pytest.LogCaptureFixture) -> None:
         )
         with Client(server.url, token=SECRET_TOKEN, auth_mode=mode) as client:
             frame = client.index("vulncheck-kev")
-    assert frame["cve"].tolist() == [[f"CVE-2024-{n:05d}"] for n in range(4)]
+    assert frame["cve"].tolist() == [f"CVE-2024-{n:05d}" for n in range(4)]
     assert_no_token(texts)
 
 

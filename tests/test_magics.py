@@ -60,7 +60,7 @@ def test_log4shell_one_row_in_each_auth_mode(demo_shell: InteractiveShell, mode:
     frame = outcome.result
     assert isinstance(frame, pd.DataFrame)
     assert len(frame) == 1
-    assert frame["cve"].iloc[0] == ["CVE-2021-44228"]
+    assert frame["cve"].iloc[0] == "CVE-2021-44228"
     assert frame["product"].iloc[0] == "Log4j2"
     assert frame.attrs["vulncheck"]["auth_mode"] == mode
 
@@ -68,8 +68,7 @@ def test_log4shell_one_row_in_each_auth_mode(demo_shell: InteractiveShell, mode:
 def test_cisa_kev_page_three_is_catalog_rows_201_to_300(demo_shell: InteractiveShell) -> None:
     outcome = run_cell(demo_shell, "%vulncheck index cisa-kev --limit 100 --page 3")
     assert outcome.error is None, outcome.text
-    cves = [ids[0] for ids in outcome.result["cve"]]
-    assert cves == catalog_cves()[200:300]
+    assert outcome.result["cve"].tolist() == catalog_cves()[200:300]
 
 
 def test_assignment_and_output_variable(demo_shell: InteractiveShell) -> None:

@@ -82,11 +82,11 @@ def test_magic_explode_and_columns(shell: InteractiveShell) -> None:
     outcome = run_cell(
         shell,
         "%vulncheck index nist-nvd2 --cve CVE-2021-44228 --explode references "
-        "--columns id,references.url",
+        "--columns cve,references.url",
     )
     assert outcome.error is None, outcome.text
     frame = outcome.result
-    assert frame.columns.tolist() == ["id", "references.url"]
+    assert frame.columns.tolist() == ["cve", "references.url"]
     assert len(frame) > 100
     bad = run_cell(shell, "%vulncheck index nist-nvd2 --limit 1 --columns nope")
     assert isinstance(bad.error, UsageError)

@@ -32,6 +32,7 @@ from ._errors import (
     TokenMissingError,
     VulnCheckError,
 )
+from ._export import to_flat
 from ._extension import load_ipython_extension, unload_ipython_extension
 from ._login import login
 from ._params import InvalidParameterError
@@ -64,5 +65,6 @@ __all__ = [
     "get_token_store",
     "load_ipython_extension",
     "login",
+    "to_flat",
     "unload_ipython_extension",
 ]

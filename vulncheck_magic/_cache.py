@@ -8,6 +8,7 @@ served to another (their entitlements may differ).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import hmac
@@ -110,10 +111,9 @@ class FrameCache:
         stored = _copy_frame(frame)
         with self._lock:
             self._check_token(fingerprint)
-            try:
+            # cachetools raises ValueError for a frame larger than max_bytes on its own.
+            with contextlib.suppress(ValueError):
                 self._entries[key] = (time.monotonic(), stored)
-            except ValueError:
-                pass  # larger than max_bytes on its own
 
 
 def _copy_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -18,6 +18,7 @@ import requests
 
 from ._auth import AuthMode, ResolvedToken, Secret, TokenAuth, TokenStore, get_token_store
 from ._auth import parse_auth_mode as _parse_auth_mode
+from ._cache import DEFAULT_CACHE_TTL, FrameCache, token_fingerprint
 from ._endpoints import EndpointMethods, index_list_names
 from ._errors import (
     InsecureTransportError,
@@ -134,7 +135,10 @@ class Client(EndpointMethods):
         max_retries: retries of a GET after a connection error or HTTP 429, 502, 503 or 504,
             with exponential back-off and jitter. ``Retry-After`` is honoured.
         max_retry_wait: the longest wait before one retry, in seconds, whatever
-            ``Retry-After`` asks for.
+            ``Retry-After`` requests.
+        cache_ttl: seconds for which a repeated identical index query returns the earlier
+            frame (0 turns the cache off). The cache lives in memory, is bounded to about
+            256 MiB, and is emptied when the token changes.
         verify: TLS verification: True (the default, with ``REQUESTS_CA_BUNDLE`` or
             ``SSL_CERT_FILE`` when set) or the path of a CA bundle.
         session: a ``requests.Session`` to reuse as it is configured; by default the client
@@ -159,6 +163,7 @@ class Client(EndpointMethods):
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
+        cache_ttl: float = DEFAULT_CACHE_TTL,
         verify: bool | str = True,
         session: requests.Session | None = None,
     ) -> None:
@@ -172,6 +177,7 @@ class Client(EndpointMethods):
             self.token_store = TokenStore(environ={})
             self.token_store.set_session_token(token)
         self.timeout = timeout
+        self.frame_cache = FrameCache(cache_ttl)
         self.dry_run = False
         self.retry_notice: RetryNotice | None = _print_retry_notice
         if session is None:
@@ -182,6 +188,21 @@ class Client(EndpointMethods):
         self.session.headers["User-Agent"] = f"vulncheck-magic/{__version__}"
         self.session.headers["Accept"] = "application/json"
         self._server_index_names: dict[str, frozenset[str]] = {}
+
+    def _cache_key(
+        self, settings: tuple[object, ...], params: Mapping[str, object]
+    ) -> tuple[tuple[object, ...], str] | None:
+        """Return the cache key and token fingerprint for a query, or None not to cache.
+
+        The key holds the base URL, the query settings and the normalised parameters, never
+        the token. Nothing is cached without a token or in dry-run mode.
+        """
+        resolved = self.token_store.resolve()
+        if resolved is None or self.dry_run or self.frame_cache.ttl == 0:
+            return None
+        wire = normalize_index_params(params)
+        key = (self.base_url, *settings, tuple(sorted(wire.items())))
+        return key, token_fingerprint(resolved.secret.reveal())
 
     def set_retry_policy(
         self, max_retries: int, max_wait: float, *, session: requests.Session | None = None

@@ -10,9 +10,10 @@ import argparse
 from collections.abc import Callable
 
 from ._auth import AuthMode
+from ._batch import BATCH_WORKERS
 from ._params import DATE_PARAMETERS, InvalidParameterError, normalize_cve
 
-__all__ = ["COMMANDS", "INDEX_FILTERS", "add_commands"]
+__all__ = ["COMMANDS", "ENRICH_SOURCE_NAMES", "INDEX_FILTERS", "add_commands"]
 
 HELP_WIDTH = 92
 
@@ -58,7 +59,11 @@ COMMANDS: dict[str, str] = {
     "rules": "Initial Access detection rules for snort or suricata",
     "entitlements": "what the token is entitled to",
     "get": "GET any other endpoint, for example /v4/advisory/list",
+    "enrich": "add KEV, NVD, exploit or EPSS columns to a frame of CVE ids",
 }
+
+# Sources of ``enrich --with``; the same names as vulncheck_magic._enrich.ENRICH_SOURCES.
+ENRICH_SOURCE_NAMES = ("kev", "nvd", "exploits", "epss")
 
 
 def formatter(prog: str) -> argparse.HelpFormatter:
@@ -117,6 +122,17 @@ def column_list(text: str) -> list[str]:
     return names
 
 
+def source_list(text: str) -> list[str]:
+    """argparse type: comma-separated enrichment sources."""
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ENRICH_SOURCE_NAMES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"use comma-separated sources from {','.join(ENRICH_SOURCE_NAMES)}, not {text!r}"
+        )
+    return list(dict.fromkeys(names))
+
+
 def add_auth_option(parser: argparse._ActionsContainer) -> None:
     """Add ``--auth`` to a command that sends a request."""
     parser.add_argument(
@@ -155,12 +171,35 @@ def add_frame_options(parser: argparse.ArgumentParser, *, raw: bool = True) -> N
         action="store_true",
         help="print the request as a curl command, with the token shown as ***, and send nothing",
     )
+    group.add_argument(
+        "--flat",
+        action="store_true",
+        help="turn lists and dicts into JSON strings and timezone-aware datetimes into naive "
+        "UTC, so that "
+        "to_csv, to_excel and to_parquet accept the frame (applied after --explode, --columns)",
+    )
     if raw:
         group.add_argument(
             "--raw",
             action="store_true",
             help="return the parsed JSON response (for example _benchmark, _meta, data) as is",
         )
+
+
+def add_tidy_options(parser: argparse._ActionsContainer) -> None:
+    """Add ``--no-tidy`` and ``--raw-columns`` to a command that returns index records."""
+    parser.add_argument(
+        "--no-tidy",
+        action="store_true",
+        help="keep the plain flattening: no research-ready columns (cve, cvss_score, "
+        "ransomware, ...) for nist-nvd2, vulncheck-nvd2, cisa-kev, vulncheck-kev and exploits",
+    )
+    parser.add_argument(
+        "--raw-columns",
+        action="store_true",
+        help="keep the nested columns that the tidy columns replace (id, descriptions, "
+        "metrics.cvssMetricV31, ...) next to them",
+    )
 
 
 def _add_demo(new: NewParser) -> None:
@@ -232,8 +271,11 @@ def _add_index(new: NewParser) -> None:
     index = new(
         "index",
         "Query one index (GET /v3/index/NAME): one row per record, nested fields flattened into "
-        "dotted columns, dates as UTC datetimes. Besides the options below, every parameter the "
-        "API documents for NAME is an option under its wire name (%vulncheck index NAME --help "
+        "dotted columns, dates as UTC datetimes. Frames of nist-nvd2, vulncheck-nvd2, cisa-kev, "
+        "vulncheck-kev and exploits start with research-ready columns (cve, cvss_score, "
+        "ransomware, exploit_count, ...); df.attrs['vulncheck']['tidy'] lists them. Besides the "
+        "options below, every parameter the API documents for NAME is an option under its wire "
+        "name (%vulncheck index NAME --help "
         "lists them), e.g. --max_exploit_maturity weaponized on exploits or --country_code SE on "
         "ipintel-3d. Offset paging reaches page _meta.max_pages (6 on most indexes); --all pages "
         "with the cursor instead. In a %%vulncheck cell, end the line with an option such as "
@@ -249,6 +291,11 @@ def _add_index(new: NewParser) -> None:
     )
     paging.add_argument("--sort", metavar="FIELD", help="field to sort by, e.g. date_added")
     paging.add_argument("--order", type=lower, choices=["asc", "desc"], help="sort direction")
+    paging.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="fetch even when the same query ran within %%config VulnCheckMagic.cache_ttl seconds",
+    )
     paging.add_argument(
         "--all",
         action="store_true",
@@ -288,6 +335,7 @@ def _add_index(new: NewParser) -> None:
         metavar="KEY=VALUE",
         help="any other query parameter, sent as given (repeatable)",
     )
+    add_tidy_options(index.add_argument_group("columns"))
     add_frame_options(index)
 
 
@@ -323,6 +371,7 @@ def _add_backup(new: NewParser) -> None:
         help="with --load or --parquet: keep the downloaded zip in DIR (default: a temporary "
         "directory, removed afterwards)",
     )
+    add_tidy_options(backup.add_argument_group("columns, with --load"))
     add_frame_options(backup)
 
 
@@ -429,6 +478,34 @@ def _add_lists(new: NewParser) -> None:
     add_frame_options(get)
 
 
+def _add_enrich(new: NewParser) -> None:
+    enrich = new(
+        "enrich",
+        "Add columns for the CVE ids of a frame: kev_* from vulncheck-kev, nvd_* from nist-nvd2, "
+        "exploits_* from exploits, epss_score and epss_percentile from epss. Ids are trimmed and "
+        "upper-cased, and each unique id is looked up once per source, one request each, "
+        f"{BATCH_WORKERS} at a time. The result is a new frame with one row per row of DF, in "
+        "the same order and with the same index; DF is not changed. CVEs a source does not "
+        "have get empty cells. Failed lookups get empty cells, their message in an "
+        "enrich_error column and one warning.",
+    )
+    enrich.add_argument("frame", metavar="DF", help="name of a DataFrame variable in the notebook")
+    enrich.add_argument(
+        "--cve-column",
+        metavar="NAME",
+        help="column with the CVE ids (default: the one column whose values look like CVE ids)",
+    )
+    enrich.add_argument(
+        "--with",
+        dest="sources",
+        type=source_list,
+        default=["kev", "nvd"],
+        metavar="SOURCES",
+        help=f"comma-separated sources from {','.join(ENRICH_SOURCE_NAMES)} (default: kev,nvd)",
+    )
+    add_frame_options(enrich, raw=False)
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Add every command to the sub-parsers of the ``%vulncheck`` parser."""
 
@@ -441,5 +518,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
             allow_abbrev=False,
         )
 
-    for add in (_add_demo, _add_login, _add_index, _add_backup, _add_lookups, _add_lists):
+    for add in (
+        _add_demo,
+        _add_login,
+        _add_index,
+        _add_backup,
+        _add_lookups,
+        _add_lists,
+        _add_enrich,
+    ):
         add(new)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,17 +33,30 @@ DATA_COMMANDS = frozenset(
         "rules",
         "entitlements",
         "get",
+        "enrich",
     }
 )
 
 
-def run_data_command(client: Client, args: argparse.Namespace, *, progress: bool = True) -> Any:
+def run_data_command(
+    client: Client,
+    args: argparse.Namespace,
+    *,
+    progress: bool = True,
+    namespace: Mapping[str, Any] | None = None,
+) -> Any:
     """Run one parsed data command and return its frame, or the JSON body with ``--raw``.
 
-    ``--explode`` and ``--columns`` apply to the frame, in that order.
+    ``--explode``, ``--columns`` and ``--flat`` apply to the frame, in that order.
+    ``namespace`` is the notebook's variables, from which ``enrich DF`` reads DF. When it is
+    None, the running IPython shell's ``user_ns`` is used.
     """
-    handler = _HANDLERS[args.command]
-    result = handler(client, args, progress)
+    if getattr(args, "raw", False) and getattr(args, "flat", False):
+        raise UsageError("--flat applies to frames: leave out --raw, or leave out --flat")
+    if args.command == "enrich":
+        result = _enrich(client, args, progress, namespace)
+    else:
+        result = _HANDLERS[args.command](client, args, progress)
     if getattr(args, "raw", False):
         return result
     return _reshape(result, args)
@@ -55,6 +69,10 @@ def _reshape(frame: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
         frame = explode_field(frame, args.explode)
     if getattr(args, "columns", None):
         frame = select_columns(frame, args.columns)
+    if getattr(args, "flat", False):
+        from ._export import to_flat
+
+        frame = to_flat(frame)
     return frame
 
 
@@ -75,6 +93,10 @@ def _index(client: Client, args: argparse.Namespace, progress: bool) -> Any:
             )
     elif args.max_pages is not None or args.max_rows is not None:
         raise UsageError("--max-pages and --max-rows apply to --all: add --all")
+    if args.raw and (args.no_tidy or args.raw_columns):
+        raise UsageError("--raw returns the JSON response: leave out --no-tidy and --raw-columns")
+    if args.no_tidy and args.raw_columns:
+        raise UsageError("--raw-columns keeps columns next to the tidy ones: leave out --no-tidy")
     if args.raw:
         return client.index_envelope(args.name, auth_mode=args.auth, **params).body
     return client.index(
@@ -83,6 +105,9 @@ def _index(client: Client, args: argparse.Namespace, progress: bool) -> Any:
         max_pages=args.max_pages,
         max_rows=args.max_rows,
         progress=progress,
+        tidy=not args.no_tidy,
+        raw_columns=args.raw_columns,
+        cache=not args.no_cache,
         auth_mode=args.auth,
         **params,
     )
@@ -106,6 +131,10 @@ def _backup(client: Client, args: argparse.Namespace, progress: bool) -> Any:
         raise UsageError("--max-rows applies to --load: add --load")
     if args.keep_zip and not (args.load or args.parquet):
         raise UsageError("--keep-zip applies to --load and --parquet")
+    if (args.no_tidy or args.raw_columns) and not args.load:
+        raise UsageError("--no-tidy and --raw-columns apply to --load: add --load")
+    if args.no_tidy and args.raw_columns:
+        raise UsageError("--raw-columns keeps columns next to the tidy ones: leave out --no-tidy")
     if args.raw:
         return client.backup_envelope(args.name, auth_mode=args.auth).body
     if args.download:
@@ -130,6 +159,8 @@ def _backup(client: Client, args: argparse.Namespace, progress: bool) -> Any:
             max_rows=args.max_rows,
             directory=args.keep_zip,
             progress=progress,
+            tidy=not args.no_tidy,
+            raw_columns=args.raw_columns,
             auth_mode=args.auth,
         )
     if args.parquet:
@@ -234,6 +265,48 @@ def _get(client: Client, args: argparse.Namespace, progress: bool) -> Any:
     if args.raw:
         return client.fetch(args.path, params, auth_mode=args.auth).body
     return client.get(args.path, auth_mode=args.auth, **params)
+
+
+def _enrich(
+    client: Client,
+    args: argparse.Namespace,
+    progress: bool,
+    namespace: Mapping[str, Any] | None,
+) -> Any:
+    import pandas as pd
+
+    if namespace is None:
+        namespace = _shell_namespace()
+    name = args.frame
+    if name not in namespace:
+        raise UsageError(
+            f"no variable {name!r} in the notebook: give the name of a DataFrame, for example "
+            "%vulncheck enrich df"
+        )
+    frame = namespace[name]
+    if not isinstance(frame, pd.DataFrame):
+        raise UsageError(
+            f"{name!r} is a {type(frame).__name__}, not a DataFrame: enrich takes a DataFrame"
+        )
+    return client.enrich(
+        frame,
+        cve_column=args.cve_column,
+        sources=args.sources,
+        progress=progress,
+        auth_mode=args.auth,
+    )
+
+
+def _shell_namespace() -> Mapping[str, Any]:
+    from IPython.core.getipython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        raise UsageError(
+            "enrich DF reads DF from the notebook, and no IPython shell runs: call "
+            "Client.enrich(frame) instead"
+        )
+    return shell.user_ns
 
 
 _HANDLERS = {

@@ -113,6 +113,9 @@ class EndpointMethods:
         max_pages: int | None = None,
         max_rows: int | None = None,
         progress: bool = True,
+        tidy: bool = True,
+        raw_columns: bool = False,
+        cache: bool = True,
         auth_mode: AuthArg = None,
         **params: object,
     ) -> pd.DataFrame:
@@ -122,12 +125,28 @@ class EndpointMethods:
         example ``cve="CVE-2021-44228"``, ``limit=100``, ``page=2``, ``sort="date_added"``,
         ``order="asc"``, ``pubStartDate="2024-01-01"``, ``max_exploit_maturity="weaponized"``.
 
+        With ``tidy`` (the default), frames of nist-nvd2, vulncheck-nvd2, cisa-kev,
+        vulncheck-kev and exploits get research-ready columns such as ``cve``,
+        ``cvss_score`` and ``ransomware`` first (see :func:`vulncheck_magic._tidy.tidy_frame`);
+        ``tidy=False`` keeps the plain flattening. ``raw_columns=True`` keeps the nested
+        columns that the tidy columns replace.
+
         With ``all_pages=True`` the query pages with the cursor until the last page, up to
         ``max_pages`` pages and ``max_rows`` rows (1,000 and 100,000 when unset), showing a
         progress bar unless ``progress`` is false. ``df.attrs["vulncheck"]["paging"]`` says
         whether the result is complete, why it stopped and the cursor to resume from. A page
         that fails after the first ends the run with a warning and keeps the rows before it.
+
+        A repeated identical query within ``cache_ttl`` seconds (see :class:`Client`) returns
+        a copy of the earlier frame, marked ``attrs["vulncheck"]["cached"]``; ``cache=False``
+        always fetches.
         """
+        settings = ("index", name, all_pages, max_pages, max_rows, tidy, raw_columns)
+        cache_key = self._cache_key(settings, params) if cache else None  # type: ignore[attr-defined]
+        if cache_key is not None:
+            cached = self.frame_cache.get(*cache_key)  # type: ignore[attr-defined]
+            if cached is not None:
+                return cached
         if all_pages:
             frame = self._index_all_pages(  # type: ignore[attr-defined]
                 name,
@@ -140,7 +159,11 @@ class EndpointMethods:
         else:
             envelope = self.index_envelope(name, auth_mode=auth_mode, **params)  # type: ignore[attr-defined]
             frame = frame_from_data(envelope)
+        if tidy:
+            frame = _tidy(frame, raw_columns=raw_columns)
         _flag_ignored_filters(frame.attrs["vulncheck"])
+        if cache_key is not None:
+            self.frame_cache.put(*cache_key, frame)  # type: ignore[attr-defined]
         return frame
 
     def _index_all_pages(
@@ -153,7 +176,7 @@ class EndpointMethods:
         progress: bool,
         auth_mode: AuthArg,
     ) -> pd.DataFrame:
-        from ._frames import records_to_frame
+        from ._frames import flatten_records, frame_from_rows
         from ._paging import collect_pages
 
         for label, value in (("max_pages", max_pages), ("max_rows", max_rows)):
@@ -170,19 +193,45 @@ class EndpointMethods:
             meta = envelope.body.get("_meta")
             return envelope.body["data"], meta if isinstance(meta, dict) else {}
 
-        records, summary = collect_pages(
+        rows, summary = collect_pages(
             fetch_page,
             params,
             max_pages=max_pages,
             max_rows=max_rows,
             progress=progress,
             description=name,
+            transform=flatten_records,
         )
-        frame = records_to_frame(records)
+        frame = frame_from_rows(rows)
         provenance = dict(first[0].provenance)
         provenance["paging"] = summary.as_dict()
         frame.attrs["vulncheck"] = provenance
         return frame
+
+    def enrich(
+        self,
+        frame: pd.DataFrame,
+        *,
+        cve_column: str | None = None,
+        sources: Sequence[str] = ("kev", "nvd"),
+        progress: bool = True,
+        auth_mode: AuthArg = None,
+    ) -> pd.DataFrame:
+        """Return a copy of ``frame`` with KEV, NVD, exploit or EPSS columns for its CVE ids.
+
+        Each unique CVE id is looked up once per source, a few requests at a time; see
+        :func:`vulncheck_magic._enrich.enrich` for the columns and how failures show.
+        """
+        from ._enrich import enrich
+
+        return enrich(
+            frame,
+            client=self,  # type: ignore[arg-type]
+            cve_column=cve_column,
+            sources=sources,
+            progress=progress,
+            auth_mode=auth_mode,
+        )
 
     # Backups
 
@@ -253,13 +302,16 @@ class EndpointMethods:
         max_rows: int | None = None,
         directory: str | Path | None = None,
         progress: bool = True,
+        tidy: bool = True,
+        raw_columns: bool = False,
         auth_mode: AuthArg = None,
     ) -> pd.DataFrame:
         """Download an index's backup and load its records into one frame.
 
         The zip goes to ``directory`` (a temporary directory, removed afterwards, when
         unset). ``max_rows`` stops reading after that many records; the frame's
-        ``attrs["vulncheck"]["truncated"]`` says whether it was cut.
+        ``attrs["vulncheck"]["truncated"]`` says whether it was cut. ``tidy`` and
+        ``raw_columns`` work as in :meth:`index`.
         """
         import pandas as pd
 
@@ -290,6 +342,8 @@ class EndpointMethods:
             "rows": len(combined),
             "truncated": truncated,
         }
+        if tidy:
+            combined = _tidy(combined, raw_columns=raw_columns)
         return combined
 
     def backup_to_parquet(
@@ -556,6 +610,14 @@ def rules_frame(text: str, kind: str) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["sid", "msg", "rule"])
     frame.attrs["vulncheck"] = {"endpoint": f"/v3/rules/initial-access/{kind}", "rules": len(frame)}
     return frame
+
+
+def _tidy(frame: pd.DataFrame, *, raw_columns: bool) -> pd.DataFrame:
+    """Apply the tidy rule of the frame's index, named in its provenance."""
+    from ._tidy import tidy_frame
+
+    index = frame.attrs.get("vulncheck", {}).get("index")
+    return tidy_frame(frame, str(index), raw_columns=raw_columns) if index else frame
 
 
 def _require_text(name: str, value: str, *, example: str) -> str:

@@ -14,6 +14,7 @@ from traitlets import CaselessStrEnum, Float, Int, TraitError, Unicode, observe,
 
 from ._auth import AuthMode, TokenStore, get_token_store, parse_auth_mode
 from ._batch import body_values, run_batch
+from ._cache import DEFAULT_CACHE_TTL
 from ._client import (
     BASE_URL_ENV_VAR,
     DEFAULT_BASE_URL,
@@ -85,6 +86,13 @@ class VulnCheckMagic(Magics):
         DEFAULT_TIMEOUT[1], min=0.1, help="Seconds to wait for each read of a response."
     ).tag(config=True)
 
+    cache_ttl = Float(
+        DEFAULT_CACHE_TTL,
+        min=0.0,
+        help="Seconds for which a repeated identical index query returns the earlier frame; "
+        "0 turns the cache off. --no-cache skips it for one query.",
+    ).tag(config=True)
+
     ca_bundle = Unicode(
         "",
         help="Path of a CA bundle for TLS verification. Empty: REQUESTS_CA_BUNDLE or "
@@ -115,6 +123,7 @@ class VulnCheckMagic(Magics):
             max_retries=self.max_retries,
             max_retry_wait=self.max_retry_wait,
             verify=self.ca_bundle or True,
+            cache_ttl=self.cache_ttl,
         )
         self.parser = build_parser()
 
@@ -141,6 +150,12 @@ class VulnCheckMagic(Magics):
             client.auth_mode = change["new"]
         elif self.demo is None:
             client.base_url = change["new"]
+
+    @observe("cache_ttl")
+    def _cache_ttl_changed(self, change: dict[str, Any]) -> None:
+        client = getattr(self, "client", None)
+        if client is not None:
+            client.frame_cache.ttl = change["new"]
 
     @observe("max_retries", "max_retry_wait", "connect_timeout", "read_timeout", "ca_bundle")
     def _transport_changed(self, change: dict[str, Any]) -> None:
@@ -189,7 +204,7 @@ class VulnCheckMagic(Magics):
         if args.command in DATA_COMMANDS:
             if getattr(args, "dry_run", False):
                 return args, self._dry_run(args)
-            return args, run_data_command(self.client, args)
+            return args, run_data_command(self.client, args, namespace=self.shell.user_ns)
         handler = getattr(self, f"_command_{args.command}", None)
         if handler is None:
             raise UsageError("missing command. Run %vulncheck? for help.")
@@ -199,7 +214,7 @@ class VulnCheckMagic(Magics):
         """Print the first request the command would send, as curl, and send nothing."""
         self.client.dry_run = True
         try:
-            run_data_command(self.client, args, progress=False)
+            run_data_command(self.client, args, progress=False, namespace=self.shell.user_ns)
         except DryRunRequest as request:
             print(request.curl)
         else:

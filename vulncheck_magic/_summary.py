@@ -55,6 +55,10 @@ def summarize(frame: Any) -> str | None:
             text += "; beyond this page use --all"
     if provenance.get("ignored_params"):
         text += f"; ignored filters: {', '.join(provenance['ignored_params'])}"
+    if provenance.get("cached"):
+        text += (
+            f" (cached {provenance.get('cache_age_seconds', 0):.0f} s ago; --no-cache refetches)"
+        )
     return text
 
 
