@@ -540,12 +540,74 @@ def write_notebook(name: str, cells: list[tuple[str, str]]) -> None:
     nbformat.write(notebook, NOTEBOOKS / f"{name}.ipynb")
 
 
+RESEARCH_REPORT: list[tuple[str, str]] = [
+    (
+        "markdown",
+        "# Research report: a list of CVEs, one table\n\n"
+        "Paste the CVE ids of your report into the `%%vulncheck enrich` cell below, one per "
+        "line. It looks each id up in the VulnCheck KEV and in NVD, and returns one row per id "
+        "with KEV status, known ransomware use, CVSS score and severity, and CWEs, sorted by "
+        "score and written to Excel. Ids are trimmed and upper-cased for the lookups; an id "
+        "that exists nowhere keeps its row with empty cells. This notebook runs offline on the "
+        "demo API; with a token, leave out `%vulncheck demo`.",
+    ),
+    ("code", "%load_ext vulncheck_magic\n%vulncheck demo"),
+    ("markdown", "## The report table"),
+    (
+        "code",
+        "%%vulncheck enrich --with kev,nvd --sort-by nvd_cvss_score:desc --export report.xlsx -o report "
+        "--columns cve,nvd_cvss_score,nvd_cvss_severity,nvd_cvss_version,nvd_cwes,kev_date_added,"
+        "kev_ransomware,kev_vendorProject,kev_product,nvd_description\n"
+        "CVE-2021-44228\n"
+        "CVE-2023-4966\n"
+        "CVE-2024-3400\n"
+        "CVE-2022-22965\n"
+        "CVE-2019-19781\n"
+        "CVE-2014-0160\n"
+        "cve-2023-44487   # lower case is fine\n"
+        "CVE-2024-6387\n"
+        "CVE-2021-44228   # repeats are skipped\n"
+        "CVE-2099-0001    # exists nowhere: the row stays, with empty cells",
+    ),
+    ("code", "report"),
+    (
+        "markdown",
+        "## Summary\n\nHow many of the CVEs are in the KEV list, and how they spread over "
+        "severities. `in_kev` is true where the KEV lookup found the CVE.",
+    ),
+    (
+        "code",
+        'report["in_kev"] = report["kev_date_added"].notna()\n'
+        'summary = report.groupby("nvd_cvss_severity", dropna=False).agg(\n'
+        '    cves=("cve", "size"), in_kev=("in_kev", "sum"), known_ransomware=("kev_ransomware", "sum")\n'
+        ")\n"
+        "summary",
+    ),
+    (
+        "markdown",
+        "## Export\n\nThe `--export report.xlsx` option above already wrote the Excel file. "
+        "`to_flat` makes the same flat copy for any other writer: lists become JSON text and "
+        "dates naive UTC.",
+    ),
+    (
+        "code",
+        "from vulncheck_magic import to_flat\n\n"
+        'to_flat(report).to_csv("report.csv", index=False)\n'
+        'to_flat(report).to_parquet("report.parquet", index=False)\n'
+        "import pandas as pd\n\n"
+        'pd.read_excel("report.xlsx").head(3)',
+    ),
+    ("code", "%vulncheck demo --stop"),
+]
+
+
 def main() -> None:
     write_notebook("quickstart", QUICKSTART)
     write_notebook("api-tour", API_TOUR)
     write_notebook("kev-exploration", KEV_EXPLORATION)
     write_notebook("teaching", TEACHING)
     write_notebook("real-api", REAL_API)
+    write_notebook("research-report", RESEARCH_REPORT)
 
 
 if __name__ == "__main__":

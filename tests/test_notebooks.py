@@ -236,3 +236,23 @@ def test_token_pattern_matches_tokens() -> None:
 @pytest.mark.skip(reason=NOT_EXECUTED["real-api"])
 def test_real_api_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     execute("real-api", tmp_path, monkeypatch)
+
+
+def test_research_report_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    notebook = execute("research-report", tmp_path, monkeypatch)
+
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            assert output.output_type != "error", cell.source
+    excel = pd.read_excel(tmp_path / "report.xlsx")
+    assert excel["cve"].iloc[0] == "CVE-2021-44228"
+    assert excel["nvd_cvss_score"].iloc[0] == 10.0
+    assert excel["nvd_cvss_score"].dropna().is_monotonic_decreasing
+    assert excel["cve"].tolist()[-1] == "CVE-2099-0001"
+    assert len(excel) == 9
+    assert bool(excel.set_index("cve").loc["CVE-2021-44228", "kev_ransomware"])
+    assert (tmp_path / "report.csv").exists()
+    assert (tmp_path / "report.parquet").exists()
+    assert DEMO_TOKEN not in json.dumps(notebook)

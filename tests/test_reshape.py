@@ -132,3 +132,50 @@ def test_index_help_lists_catalog_parameters(shell: InteractiveShell) -> None:
     assert "Parameters of exploits (VulnCheck Exploit Intelligence" in outcome.stdout
     assert "--max_exploit_maturity" in outcome.stdout
     assert "--in_kev" in outcome.stdout
+
+
+def test_sort_by_and_export(shell: InteractiveShell, tmp_path: Path) -> None:
+    shell.run_line_magic("vulncheck", "demo")
+    target = tmp_path / "kev.csv"
+    outcome = run_cell(
+        shell,
+        f"%vulncheck index cisa-kev --limit 50 --sort-by date_added:asc --export {target}",
+    )
+    assert outcome.error is None, outcome.text
+    frame = outcome.result
+    assert frame["date_added"].is_monotonic_increasing
+    assert f"Wrote 50 rows to {target}." in outcome.stdout
+    written = pd.read_csv(target)
+    assert written["cve"].tolist() == frame["cve"].tolist()
+    lines = tmp_path / "kev.jsonl"
+    run_cell(shell, f"%vulncheck index cisa-kev --limit 3 --export {lines}")
+    assert len(lines.read_text().splitlines()) == 3
+    for line, message in (
+        ("index cisa-kev --limit 3 --export out.txt", "cannot export to 'out.txt'"),
+        ("index cisa-kev --limit 3 --sort-by nope", "no column 'nope' to sort by"),
+        (
+            "index cisa-kev --limit 3 --sort-by cve:sideways",
+            "use COLUMN, COLUMN:asc or COLUMN:desc",
+        ),
+    ):
+        bad = run_cell(shell, f"%vulncheck {line}")
+        assert isinstance(bad.error, UsageError), line
+        assert message in str(bad.error)
+
+
+def test_enrich_cell_from_pasted_ids(shell: InteractiveShell) -> None:
+    shell.run_line_magic("vulncheck", "demo")
+    outcome = run_cell(
+        shell,
+        "%%vulncheck enrich --with kev,nvd --sort-by nvd_cvss_score:desc\n"
+        "CVE-2014-0160\ncve-2021-44228\n\nCVE-2099-0001\nCVE-2014-0160\n",
+    )
+    assert outcome.error is None, outcome.text
+    frame = outcome.result
+    assert frame["cve"].tolist() == ["cve-2021-44228", "CVE-2014-0160", "CVE-2099-0001"]
+    assert frame["nvd_cvss_score"].iloc[0] == 10.0
+    assert pd.isna(frame["nvd_cvss_score"].iloc[2])
+    empty = run_cell(shell, "%%vulncheck enrich --with kev\n# nothing\n")
+    assert isinstance(empty.error, UsageError)
+    with_name = run_cell(shell, "%%vulncheck enrich df --with kev\nCVE-2014-0160")
+    assert "leave out DF" in str(with_name.error)

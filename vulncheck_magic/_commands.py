@@ -133,6 +133,15 @@ def source_list(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def sort_spec(text: str) -> tuple[str, bool]:
+    """argparse type: ``COLUMN`` or ``COLUMN:desc`` (or ``:asc``)."""
+    column, _, direction = text.rpartition(":") if ":" in text else (text, "", "asc")
+    direction = direction.strip().lower()
+    if not column.strip() or direction not in ("asc", "desc"):
+        raise argparse.ArgumentTypeError(f"use COLUMN, COLUMN:asc or COLUMN:desc, not {text!r}")
+    return column.strip(), direction == "desc"
+
+
 def add_auth_option(parser: argparse._ActionsContainer) -> None:
     """Add ``--auth`` to a command that sends a request."""
     parser.add_argument(
@@ -177,6 +186,18 @@ def add_frame_options(parser: argparse.ArgumentParser, *, raw: bool = True) -> N
         help="turn lists and dicts into JSON strings and timezone-aware datetimes into naive "
         "UTC, so that "
         "to_csv, to_excel and to_parquet accept the frame (applied after --explode, --columns)",
+    )
+    group.add_argument(
+        "--sort-by",
+        type=sort_spec,
+        metavar="COLUMN[:desc]",
+        help="sort the rows of the result by COLUMN, ascending, or descending with :desc",
+    )
+    group.add_argument(
+        "--export",
+        metavar="PATH",
+        help="also write the result to PATH, as CSV, Excel (.xlsx), Parquet or JSON lines "
+        "(.jsonl) by its suffix, flattened like --flat",
     )
     if raw:
         group.add_argument(
@@ -489,7 +510,13 @@ def _add_enrich(new: NewParser) -> None:
         "have get empty cells. Failed lookups get empty cells, their message in an "
         "enrich_error column and one warning.",
     )
-    enrich.add_argument("frame", metavar="DF", help="name of a DataFrame variable in the notebook")
+    enrich.add_argument(
+        "frame",
+        metavar="DF",
+        nargs="?",
+        help="name of a DataFrame variable in the notebook; in a %%%%vulncheck enrich cell, leave "
+        "it out and give one CVE id per line instead",
+    )
     enrich.add_argument(
         "--cve-column",
         metavar="NAME",

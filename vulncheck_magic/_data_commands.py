@@ -63,16 +63,24 @@ def run_data_command(
 
 
 def _reshape(frame: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
-    from ._reshape import explode_field, select_columns
+    from ._reshape import explode_field, select_columns, sort_frame
 
     if getattr(args, "explode", None):
         frame = explode_field(frame, args.explode)
     if getattr(args, "columns", None):
         frame = select_columns(frame, args.columns)
+    if getattr(args, "sort_by", None):
+        frame = sort_frame(frame, *args.sort_by)
     if getattr(args, "flat", False):
         from ._export import to_flat
 
         frame = to_flat(frame)
+    if getattr(args, "export", None):
+        from ._export import export_frame
+
+        path = export_frame(frame, Path(args.export).expanduser())
+        rows = "1 row" if len(frame) == 1 else f"{len(frame):,} rows"
+        print(f"Wrote {rows} to {path}.")
     return frame
 
 
@@ -275,9 +283,24 @@ def _enrich(
 ) -> Any:
     import pandas as pd
 
+    cell_values = getattr(args, "cell_values", None)
+    if cell_values is not None:
+        if args.frame:
+            raise UsageError(
+                "a %%vulncheck enrich cell takes its CVE ids from the cell: leave out DF"
+            )
+        frame = pd.DataFrame({"cve": cell_values})
+        return client.enrich(
+            frame, cve_column="cve", sources=args.sources, progress=progress, auth_mode=args.auth
+        )
     if namespace is None:
         namespace = _shell_namespace()
     name = args.frame
+    if not name:
+        raise UsageError(
+            "missing DF: give the name of a DataFrame, for example %vulncheck enrich df, or use "
+            "a %%vulncheck enrich cell with one CVE id per line"
+        )
     if name not in namespace:
         raise UsageError(
             f"no variable {name!r} in the notebook: give the name of a DataFrame, for example "

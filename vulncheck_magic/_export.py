@@ -6,12 +6,47 @@ pandas and NumPy are imported when first used, so that ``%load_ext`` stays fast.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["to_flat"]
+__all__ = ["export_frame", "to_flat"]
+
+_WRITERS = (".csv", ".xlsx", ".parquet", ".jsonl")
+
+
+def export_frame(df: pd.DataFrame, path: Path) -> Path:
+    """Write the flat copy of ``df`` to ``path`` in the format its suffix names; return it.
+
+    ``.csv``, ``.xlsx`` (needs openpyxl), ``.parquet`` (needs pyarrow) and ``.jsonl`` (one
+    JSON object per line) are written; the index is left out.
+    """
+    from ._params import InvalidParameterError
+
+    suffix = path.suffix.lower()
+    if suffix not in _WRITERS:
+        raise InvalidParameterError(
+            f"cannot export to {path.name!r}: use a file name ending in {', '.join(_WRITERS)}"
+        )
+    flat = to_flat(df)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if suffix == ".csv":
+            flat.to_csv(path, index=False)
+        elif suffix == ".xlsx":
+            flat.to_excel(path, index=False)
+        elif suffix == ".parquet":
+            flat.to_parquet(path, index=False)
+        else:
+            flat.to_json(path, orient="records", lines=True, date_format="iso")
+    except ImportError as exc:
+        extra = "excel" if suffix == ".xlsx" else "parquet"
+        raise InvalidParameterError(
+            f"cannot write {suffix} files: {exc}. Install vulncheck-magic[{extra}]"
+        ) from None
+    return path
 
 
 def to_flat(df: pd.DataFrame) -> pd.DataFrame:

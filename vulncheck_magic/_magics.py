@@ -228,6 +228,14 @@ class VulnCheckMagic(Magics):
         words = split_line(line)
         command = " ".join(words[:2]) if words[:1] == ["search"] else (words[0] if words else "")
         values = body_values(cell)
+        if command == "enrich":
+            args = parse_line(self.parser, line)
+            if not values:
+                raise UsageError("the cell has no CVE ids: put one per line below the magic line")
+            args.cell_values = values
+            if getattr(args, "dry_run", False):
+                return args, self._dry_run(args)
+            return args, run_data_command(self.client, args, namespace=self.shell.user_ns)
         if command == "purls":
             args = parse_line(self.parser, line)
             args.purls = [*args.purls, *values]
@@ -236,7 +244,8 @@ class VulnCheckMagic(Magics):
             return args, run_data_command(self.client, args)
         if command not in _BATCH_COMMANDS:
             raise UsageError(
-                f"a %%vulncheck cell runs {', '.join(sorted(_BATCH_COMMANDS))} or purls, not "
+                f"a %%vulncheck cell runs {', '.join(sorted(_BATCH_COMMANDS))}, purls or "
+                f"enrich, not "
                 f"{command or 'nothing'}: use the line magic %vulncheck for it"
             )
         if command == "index" and (len(words) < 3 or not words[-1].startswith("--")):

@@ -10,7 +10,7 @@ import pandas as pd
 from ._frames import records_to_frame
 from ._params import InvalidParameterError
 
-__all__ = ["explode_field", "select_columns"]
+__all__ = ["explode_field", "select_columns", "sort_frame"]
 
 
 def _close_names(name: str, columns: list[str]) -> str:
@@ -29,6 +29,23 @@ def select_columns(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     selected = frame[names].copy()
     selected.attrs = frame.attrs
     return selected
+
+
+def sort_frame(frame: pd.DataFrame, column: str, descending: bool) -> pd.DataFrame:
+    """Return the rows sorted by ``column``; missing values go last either way."""
+    columns = [str(name) for name in frame.columns]
+    if column not in columns:
+        raise InvalidParameterError(
+            f"no column {column!r} to sort by{_close_names(column, columns)}"
+        )
+    try:
+        result = frame.sort_values(column, ascending=not descending, na_position="last")
+    except TypeError:
+        raise InvalidParameterError(
+            f"column {column!r} mixes values that cannot be compared: pick another column"
+        ) from None
+    result.attrs = frame.attrs
+    return result
 
 
 def explode_field(frame: pd.DataFrame, field: str) -> pd.DataFrame:
