@@ -591,10 +591,10 @@ RESEARCH_REPORT: list[tuple[str, str]] = [
     ),
     (
         "code",
+        "import pandas as pd\n\n"
         "from vulncheck_magic import to_flat\n\n"
         'to_flat(report).to_csv("report.csv", index=False)\n'
         'to_flat(report).to_parquet("report.parquet", index=False)\n'
-        "import pandas as pd\n\n"
         'pd.read_excel("report.xlsx").head(3)',
     ),
     ("code", "%vulncheck demo --stop"),
