@@ -2,14 +2,19 @@
 
 Usage::
 
-    python benchmarks/backup_parquet.py [SIZE_MB] [--batch-rows N] [--layout ndjson|array]
+    python benchmarks/backup_parquet.py [SIZE] [--batch-rows N] [--layout ndjson|array]
 
-The script writes a zip with one NDJSON (or JSON array) member of about SIZE_MB megabytes
-of uncompressed JSON (default 200) into a temporary directory. A child process converts it,
-so that the peak RSS covers the conversion only. It prints the records, the sizes,
-the conversion time, MB/s of uncompressed JSON and the peak RSS, and the time to only read
-the records (JSON decoding without flattening or Parquet) for comparison. The records are
-synthetic: random words and ids in the shape of ``vulncheck-kev`` records.
+SIZE is the uncompressed JSON size in MB (``200``, ``1000``, ``1000MB``) or GB (``1GB``);
+the default is 200 MB. The script writes a zip with one NDJSON (or JSON array) member of
+about that size into a temporary directory. A child process converts it, so that its peak
+RSS covers the imports and the conversion but not the building of the zip. It prints the
+records, the sizes and the conversion time. It checks the speed in MB/s of uncompressed
+JSON (target: at least 50 MB/s) and the peak RSS (target: at most 300 MB). For comparison,
+it also times reading the records alone: JSON decoding without flattening or Parquet. The
+records are synthetic: random words and ids in the shape of ``vulncheck-kev`` records,
+from a fixed seed, so each size gives the same file.
+
+A 1 GB run takes a few minutes: about half builds the zip, the rest converts and reads it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import importlib
 import json
 import os
 import random
+import re
 import resource
 import subprocess
 import sys
@@ -28,7 +34,24 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import _bench_report as report
+
 MB = 1_000_000
+TARGET_PEAK_RSS_MB = 300
+TARGET_MB_PER_SECOND = 50
+_SIZE_PATTERN = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(mb|gb)?\s*", re.IGNORECASE)
+
+
+def parse_size_mb(text: str) -> float:
+    """Parse ``200``, ``1000MB`` or ``1GB`` into megabytes (1 GB = 1,000 MB)."""
+    match = _SIZE_PATTERN.fullmatch(text)
+    if match is None or float(match.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"invalid size {text!r}: give megabytes such as 200 or 1000MB, or gigabytes as 1GB"
+        )
+    value = float(match.group(1))
+    return value * 1000 if (match.group(2) or "").lower() == "gb" else value
+
 
 _VENDORS = [
     ("Apache", "Log4j2"),
@@ -147,7 +170,12 @@ def convert(zip_path: Path, parquet_path: Path, batch_rows: int) -> dict[str, fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "size_mb", nargs="?", type=float, default=200, help="uncompressed JSON size in MB"
+        "size_mb",
+        nargs="?",
+        type=parse_size_mb,
+        default=200.0,
+        metavar="SIZE",
+        help="uncompressed JSON size: MB (200, 1000MB) or GB (1GB)",
     )
     parser.add_argument("--batch-rows", type=int, default=10_000, help="records per batch")
     parser.add_argument("--layout", choices=["ndjson", "array"], default="ndjson")
@@ -160,15 +188,18 @@ def main() -> None:
         print(json.dumps(stats))
         return
 
+    report.print_header(
+        "Backup to Parquet",
+        f"`backup_to_parquet` on a synthetic {options.size_mb:g} MB ({options.layout}) backup "
+        f"zip of KEV-shaped records, `batch_rows={options.batch_rows}`, in a child process "
+        "whose peak RSS (`ru_maxrss`) covers the imports and the conversion.",
+    )
     with tempfile.TemporaryDirectory(prefix="backup-parquet-bench-") as folder:
         zip_path = Path(folder) / "vulncheck-kev-bench.zip"
         started = time.perf_counter()
         records, json_bytes = build_zip(zip_path, options.size_mb, options.layout)
-        print(
-            f"built {zip_path.name}: {records} records, {json_bytes / MB:.1f} MB of JSON "
-            f"({options.layout}), zip {zip_path.stat().st_size / MB:.1f} MB, "
-            f"in {time.perf_counter() - started:.1f} s"
-        )
+        build_seconds = time.perf_counter() - started
+        zip_bytes = zip_path.stat().st_size
         child = subprocess.run(
             [
                 sys.executable,
@@ -182,25 +213,56 @@ def main() -> None:
             check=True,
             capture_output=True,
             text=True,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+            env={**os.environ, "PYTHONPATH": str(report.REPO_ROOT)},
         )
         stats = json.loads(child.stdout.strip().splitlines()[-1])
 
+    json_mb = json_bytes / MB
+    speed = json_mb / stats["seconds"]
+    peak = stats["peak_rss_mb"]
     print(
-        f"backup_to_parquet: {stats['rows']} rows, {stats['columns']} columns, "
-        f"batch_rows={options.batch_rows}, parquet {stats['parquet_bytes'] / MB:.1f} MB"
+        f"- input: {records:,} records, {json_mb:.1f} MB of JSON, zip {zip_bytes / MB:.1f} MB, "
+        f"built in {build_seconds:.1f} s (not timed below)\n"
+        f"- output: {stats['rows']:,} rows, {stats['columns']} columns, Parquet "
+        f"{stats['parquet_bytes'] / MB:.1f} MB\n"
     )
     print(
-        f"time {stats['seconds']:.1f} s, {json_bytes / MB / stats['seconds']:.1f} MB/s, "
-        f"{stats['rows'] / stats['seconds']:.0f} records/s"
-    )
-    print(
-        f"peak RSS {stats['peak_rss_mb']:.0f} MB "
-        f"(RSS after the imports and before the conversion: {stats['baseline_rss_mb']:.0f} MB)"
-    )
-    print(
-        f"reading the records only (iter_backup_records): {stats['read_seconds']:.1f} s, "
-        f"{json_bytes / MB / stats['read_seconds']:.1f} MB/s"
+        report.markdown_table(
+            ["measure", "value", "target", "verdict"],
+            [
+                [
+                    "conversion time",
+                    f"{stats['seconds']:.1f} s ({stats['rows'] / stats['seconds']:,.0f} records/s)",
+                    "",
+                    "",
+                ],
+                [
+                    "speed (MB of JSON per second)",
+                    f"{speed:.1f} MB/s",
+                    f"≥ {TARGET_MB_PER_SECOND} MB/s",
+                    report.verdict(speed, TARGET_MB_PER_SECOND, at_least=True),
+                ],
+                [
+                    "peak RSS of the converting process",
+                    f"{peak:.0f} MB",
+                    f"≤ {TARGET_PEAK_RSS_MB} MB",
+                    report.verdict(peak, TARGET_PEAK_RSS_MB),
+                ],
+                [
+                    "RSS after the imports, before the conversion",
+                    f"{stats['baseline_rss_mb']:.0f} MB",
+                    "",
+                    "",
+                ],
+                [
+                    "reading the records only (`iter_backup_records`)",
+                    f"{stats['read_seconds']:.1f} s, {json_mb / stats['read_seconds']:.1f} MB/s",
+                    "",
+                    "",
+                ],
+            ],
+        )
+        + "\n"
     )
 
 
