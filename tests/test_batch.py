@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
@@ -28,8 +29,9 @@ def test_index_batch_one_frame(demo_shell: InteractiveShell) -> None:
     outcome = run_cell(demo_shell, f"%%vulncheck index vulncheck-kev --cve\n{cell}")
     assert outcome.error is None, outcome.text
     frame = outcome.result
-    assert frame["query"].tolist() == ["CVE-2021-44228", "cve-2023-4966"]
-    assert frame["cve"].tolist() == ["CVE-2021-44228", "CVE-2023-4966"]
+    assert frame["query"].tolist() == ["CVE-2021-44228", "cve-2023-4966", "CVE-1999-0001"]
+    assert frame["cve"].tolist()[:2] == ["CVE-2021-44228", "CVE-2023-4966"]
+    assert pd.isna(frame["cve"].iloc[2])
     assert "error" not in frame.columns
     assert frame.attrs["vulncheck"]["batch"] == {"queries": 3, "failed": 0}
 
@@ -50,7 +52,7 @@ def test_failing_value_gets_error_row(demo_shell: InteractiveShell) -> None:
 def test_batch_output_variable(demo_shell: InteractiveShell) -> None:
     outcome = run_cell(
         demo_shell,
-        "%%vulncheck index nist-nvd2 --columns cve,published -o nvd --cve\nCVE-2014-0160",
+        "%%vulncheck index nist-nvd2 --columns query,cve,published -o nvd --cve\nCVE-2014-0160",
     )
     assert outcome.error is None, outcome.text
     assert outcome.result is None
@@ -75,3 +77,20 @@ def test_batch_mistakes(demo_shell: InteractiveShell, source: str, message: str)
     outcome = run_cell(demo_shell, source)
     assert isinstance(outcome.error, UsageError), outcome.text
     assert message in str(outcome.error)
+
+
+def test_frame_options_apply_to_combined_frame(
+    demo_shell: InteractiveShell, tmp_path: object
+) -> None:
+    target = f"{tmp_path}/batch.csv"
+    outcome = run_cell(
+        demo_shell,
+        "%%vulncheck index vulncheck-kev --columns query,cve --sort-by cve:desc "
+        f"--export {target} --cve\nCVE-2014-0160\nCVE-2023-4966\nCVE-2021-44228\n",
+    )
+    assert outcome.error is None, outcome.text
+    frame = outcome.result
+    assert frame.columns.tolist() == ["query", "cve"]
+    assert frame["cve"].tolist() == ["CVE-2023-4966", "CVE-2021-44228", "CVE-2014-0160"]
+    assert outcome.stdout.count("Wrote 3 rows") == 1
+    assert pd.read_csv(target)["cve"].tolist() == frame["cve"].tolist()

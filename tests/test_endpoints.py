@@ -204,3 +204,32 @@ def test_ipython_expansion(demo_shell: InteractiveShell) -> None:
     by_expression = magic(demo_shell, "index cisa-kev --limit {size * 3}")
     assert len(by_expression) == 6
     assert by_expression.attrs["vulncheck"]["params"] == {"limit": "6"}
+
+
+def test_mistakes_checked_before_fetching(demo_shell: InteractiveShell, tmp_path: Path) -> None:
+    magics = demo_shell.magics_manager.registry["VulnCheckMagic"]
+    before = len(magics.demo.requests)
+    folder = tmp_path / "looks-like.csv"
+    folder.mkdir()
+    for line, message in (
+        ("index cisa-kev --limit 2 -o 1bad", "invalid variable name '1bad'"),
+        (f"index cisa-kev --limit 2 --export {folder}", "it is a folder"),
+        ("index cisa-kev --limit 2 --raw --columns cve", "--columns applies to frames"),
+        ("index cisa-kev --limit 2 --columns cve,cve", "--columns names cve twice"),
+        (f"backup cisa-kev --parquet {tmp_path / 'kev.csv'}", "use a name ending in .parquet"),
+    ):
+        outcome = run_cell(demo_shell, f"%vulncheck {line}")
+        assert isinstance(outcome.error, UsageError), line
+        assert message in str(outcome.error)
+    assert len(magics.demo.requests) == before
+
+
+def test_failed_export_keeps_result(demo_shell: InteractiveShell, tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    outcome = run_cell(
+        demo_shell, f"%vulncheck index cisa-kev --limit 2 -o kept --export {blocker}/out.csv"
+    )
+    assert outcome.error is None, outcome.text
+    assert "Warning: the result was not written to" in outcome.stderr
+    assert len(demo_shell.user_ns.pop("kept")) == 2

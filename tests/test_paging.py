@@ -51,20 +51,19 @@ def test_all_pages_visits_every_record(client: Client) -> None:
     }
 
 
-def test_max_rows_cuts_and_resumes(client: Client) -> None:
+def test_max_rows_stops_on_page_and_resumes(client: Client) -> None:
     with pytest.warns(PagingWarning, match="max_rows=250"):
         first = client.index("cisa-kev", all_pages=True, limit=100, max_rows=250, progress=False)
     paging = first.attrs["vulncheck"]["paging"]
-    assert len(first) == 250
+    # Whole pages only: the page that reaches 250 rows is kept entire.
+    assert len(first) == 300
     assert not paging["complete"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PagingWarning)
-        rest = client.index(
-            "cisa-kev", all_pages=True, limit=100, cursor=paging["next_cursor"], progress=False
-        )
-    # The cut page is fetched again from its own cursor, so rows 201-250 come twice.
-    assert rest["cve"].iloc[0] == first["cve"].iloc[200]
-    assert len(rest) == 1404 - 200
+    rest = client.index(
+        "cisa-kev", all_pages=True, limit=100, cursor=paging["next_cursor"], progress=False
+    )
+    combined = [*first["cve"], *rest["cve"]]
+    assert len(combined) == 1404
+    assert len(set(combined)) == 1404
 
 
 def test_max_pages_cap(client: Client) -> None:
@@ -150,11 +149,11 @@ def test_magic_all_option(shell: InteractiveShell) -> None:
     assert frame.attrs["vulncheck"]["paging"]["complete"]
     assert len(frame) == frame.attrs["vulncheck"]["paging"]["total_documents"]
     capped = run_cell(shell, "%vulncheck index cisa-kev --all --limit 100 --max-rows 150")
-    assert len(capped.result) == 150
+    assert len(capped.result) == 200
     warning_lines = [line for line in capped.stderr.split("\r") if line.startswith("Warning:")]
     assert warning_lines == [
-        "Warning: Stopped after 150 rows (max_rows=150) of 1404 documents; raise --max-rows "
-        "to fetch more.\n"
+        "Warning: Stopped after 200 rows (max_rows=150) of 1,404 documents; raise --max-rows, "
+        "or resume with --all --cursor from df.attrs['vulncheck']['paging']['next_cursor'].\n"
     ]
 
 

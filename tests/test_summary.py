@@ -21,11 +21,13 @@ def demo_shell(shell: InteractiveShell) -> InteractiveShell:
     [
         (
             "%vulncheck index cisa-kev --limit 100 --page 3",
-            "cisa-kev: 100 rows of 1,404 documents (page 3 of 15); next page: --page 4",
+            "cisa-kev: 100 rows of 1,404 documents (page 3 of 15; offset paging stops at page 6); "
+            "next page: --page 4",
         ),
         (
             "%vulncheck index cisa-kev --limit 100 --page 6",
-            "cisa-kev: 100 rows of 1,404 documents (page 6 of 15); beyond this page use --all",
+            "cisa-kev: 100 rows of 1,404 documents (page 6 of 15; offset paging stops at page 6); "
+            "beyond this page use --all",
         ),
         (
             "df = %vulncheck index vulncheck-kev --cve CVE-2021-44228",

@@ -47,7 +47,8 @@ def run_batch(
     """Run ``run_one`` for each value and return one frame with a leading ``query`` column.
 
     A value whose run raises a VulnCheckError or UsageError gets one row with the message in
-    an ``error`` column. That column exists only when some value failed. Rows keep the order
+    an ``error`` column. That column exists only when some value failed. A value that found
+    no records keeps one row with empty cells. Rows keep the order
     of ``values``. ``attrs["vulncheck"]`` holds the first successful run's provenance and a
     ``batch`` summary.
     """
@@ -81,6 +82,10 @@ def run_batch(
             continue
         if first_provenance is None:
             first_provenance = dict(result.attrs.get("vulncheck", {}))
+        if result.empty:
+            # A value that found nothing keeps a row, so that the table shows it was looked up.
+            frames.append(pd.DataFrame({"query": [value]}))
+            continue
         part = result.copy()
         part.insert(0, "query", value)
         frames.append(part)

@@ -332,7 +332,8 @@ def _add_index(new: NewParser) -> None:
         "--max-rows",
         type=positive_int,
         metavar="N",
-        help="with --all: stop after N rows (default: 100000)",
+        help="with --all: stop after the page that reaches N rows (default: 100000); whole "
+        "pages only, so that --cursor resumes without gaps or repeats",
     )
     paging.add_argument(
         "--start_cursor",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
+from ._params import InvalidParameterError
 from ._parser import index_params
 
 if TYPE_CHECKING:
@@ -44,25 +46,57 @@ def run_data_command(
     *,
     progress: bool = True,
     namespace: Mapping[str, Any] | None = None,
+    reshape: bool = True,
 ) -> Any:
     """Run one parsed data command and return its frame, or the JSON body with ``--raw``.
 
-    ``--explode``, ``--columns`` and ``--flat`` apply to the frame, in that order.
+    ``--explode``, ``--columns``, ``--sort-by``, ``--flat`` and ``--export`` apply to the
+    frame, in that order; ``reshape=False`` leaves them to the caller (a batch cell applies
+    them to the combined frame).
     ``namespace`` is the notebook's variables, from which ``enrich DF`` reads DF. When it is
     None, the running IPython shell's ``user_ns`` is used.
     """
-    if getattr(args, "raw", False) and getattr(args, "flat", False):
-        raise UsageError("--flat applies to frames: leave out --raw, or leave out --flat")
+    check_frame_options(args)
     if args.command == "enrich":
         result = _enrich(client, args, progress, namespace)
     else:
         result = _HANDLERS[args.command](client, args, progress)
-    if getattr(args, "raw", False):
+    if getattr(args, "raw", False) or not reshape:
         return result
-    return _reshape(result, args)
+    return reshape_result(result, args)
 
 
-def _reshape(frame: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
+_FRAME_OPTIONS = ("explode", "columns", "sort_by", "flat", "export")
+
+
+def check_frame_options(args: argparse.Namespace) -> None:
+    """Reject option combinations and export targets that would fail only after the fetch.
+
+    Checking before the request means a mistake costs no request and loses no result.
+    """
+    given = [name for name in _FRAME_OPTIONS if getattr(args, name, None)]
+    if getattr(args, "raw", False) and given:
+        option = "--" + given[0].replace("_", "-")
+        raise UsageError(f"{option} applies to frames: leave out --raw, or leave out {option}")
+    output = getattr(args, "output", None)
+    if output and not output.isidentifier():
+        raise UsageError(f"invalid variable name {output!r} for --output: use a Python name")
+    columns = getattr(args, "columns", None) or []
+    repeated = sorted({name for name in columns if columns.count(name) > 1})
+    if repeated:
+        raise UsageError(f"--columns names {', '.join(repeated)} twice: give each column once")
+    if getattr(args, "export", None):
+        from ._export import check_export_target
+
+        check_export_target(Path(args.export).expanduser())
+
+
+def reshape_result(frame: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
+    """Apply the frame options of ``args`` to ``frame``.
+
+    A failed export prints a warning and still returns the frame, so the fetched result
+    is never lost.
+    """
     from ._reshape import explode_field, select_columns, sort_frame
 
     if getattr(args, "explode", None):
@@ -78,9 +112,13 @@ def _reshape(frame: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
     if getattr(args, "export", None):
         from ._export import export_frame
 
-        path = export_frame(frame, Path(args.export).expanduser())
-        rows = "1 row" if len(frame) == 1 else f"{len(frame):,} rows"
-        print(f"Wrote {rows} to {path}.")
+        try:
+            path = export_frame(frame, Path(args.export).expanduser())
+        except (OSError, InvalidParameterError) as exc:
+            print(f"Warning: the result was not written to {args.export}: {exc}", file=sys.stderr)
+        else:
+            rows = "1 row" if len(frame) == 1 else f"{len(frame):,} rows"
+            print(f"Wrote {rows} to {path}.")
     return frame
 
 
@@ -137,6 +175,17 @@ def _backup(client: Client, args: argparse.Namespace, progress: bool) -> Any:
         )
     if args.max_rows is not None and not args.load:
         raise UsageError("--max-rows applies to --load: add --load")
+    if args.download and Path(args.download).expanduser().is_file():
+        raise UsageError(f"--download needs a folder, and {args.download!r} is a file")
+    if args.parquet:
+        import importlib.util
+
+        if not args.parquet.lower().endswith(".parquet"):
+            raise UsageError(
+                f"--parquet writes Parquet: use a name ending in .parquet, not {args.parquet!r}"
+            )
+        if importlib.util.find_spec("pyarrow") is None:
+            raise UsageError("--parquet needs pyarrow: pip install 'vulncheck-magic[parquet]'")
     if args.keep_zip and not (args.load or args.parquet):
         raise UsageError("--keep-zip applies to --load and --parquet")
     if (args.no_tidy or args.raw_columns) and not args.load:
@@ -285,6 +334,11 @@ def _enrich(
 
     cell_values = getattr(args, "cell_values", None)
     if cell_values is not None:
+        if args.cve_column:
+            raise UsageError(
+                "a %%vulncheck enrich cell puts its ids in a column named cve: leave out "
+                "--cve-column"
+            )
         if args.frame:
             raise UsageError(
                 "a %%vulncheck enrich cell takes its CVE ids from the cell: leave out DF"

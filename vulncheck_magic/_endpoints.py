@@ -283,6 +283,7 @@ class EndpointMethods:
         from ._backups import download_backup
 
         target = Path(directory).expanduser()
+        files = self._backup_files(name, auth_mode)
         target.mkdir(parents=True, exist_ok=True)
         return [
             download_backup(
@@ -292,7 +293,7 @@ class EndpointMethods:
                 unzip=unzip,
                 progress=progress,
             )
-            for backup in self._backup_files(name, auth_mode)
+            for backup in files
         ]
 
     def load_backup(

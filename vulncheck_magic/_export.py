@@ -12,9 +12,37 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["export_frame", "to_flat"]
+__all__ = ["check_export_target", "export_frame", "to_flat"]
 
 _WRITERS = (".csv", ".xlsx", ".parquet", ".jsonl")
+
+
+# The package each writer needs, and the extra of vulncheck-magic that installs it.
+_WRITER_PACKAGES = {".xlsx": ("openpyxl", "excel"), ".parquet": ("pyarrow", "parquet")}
+
+
+def check_export_target(path: Path) -> None:
+    """Raise InvalidParameterError when ``path`` cannot be written, before any request.
+
+    Checks the suffix, that the path is not a folder, and that the writer's package is
+    installed.
+    """
+    import importlib.util
+
+    from ._params import InvalidParameterError
+
+    suffix = path.suffix.lower()
+    if suffix not in _WRITERS:
+        raise InvalidParameterError(
+            f"cannot export to {path.name!r}: use a file name ending in {', '.join(_WRITERS)}"
+        )
+    if path.is_dir():
+        raise InvalidParameterError(f"cannot export to {str(path)!r}: it is a folder")
+    package, extra = _WRITER_PACKAGES.get(suffix, (None, None))
+    if package and importlib.util.find_spec(package) is None:
+        raise InvalidParameterError(
+            f"cannot write {suffix} files without {package}: pip install 'vulncheck-magic[{extra}]'"
+        )
 
 
 def export_frame(df: pd.DataFrame, path: Path) -> Path:

@@ -28,7 +28,7 @@ from ._client import (
     normalize_base_url,
     resolve_ca_bundle,
 )
-from ._data_commands import DATA_COMMANDS, run_data_command
+from ._data_commands import DATA_COMMANDS, reshape_result, run_data_command
 from ._errors import VulnCheckWarning
 from ._params import InvalidParameterError
 from ._parser import HelpRequested, build_parser, format_help, parse_line, split_line
@@ -250,8 +250,8 @@ class VulnCheckMagic(Magics):
             )
         if command == "index" and (len(words) < 3 or not words[-1].startswith("--")):
             raise UsageError(
-                "end the line with the option that takes each value, for example "
-                "%%vulncheck index vulncheck-kev --cve"
+                "end the line with the option that takes each value, and put other options "
+                "before it, for example %%vulncheck index vulncheck-kev -o kev --cve"
             )
         if not values:
             raise UsageError("the cell has no values: put one value per line below the magic line")
@@ -273,9 +273,10 @@ class VulnCheckMagic(Magics):
         def run_one(value: str) -> Any:
             # A value that did not parse is parsed again, so that its row gets its message.
             args = parsed.get(value) or parse_line(self.parser, f"{line} {shlex.quote(value)}")
-            return run_data_command(self.client, args, progress=False)
+            return run_data_command(self.client, args, progress=False, reshape=False)
 
-        return first, run_batch(values, run_one)
+        # --explode, --columns, --sort-by, --flat and --export apply to the combined frame.
+        return first, reshape_result(run_batch(values, run_one), first)
 
     # Session commands
 

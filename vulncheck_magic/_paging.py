@@ -192,9 +192,10 @@ def _fetch_pages(
             summary.first_meta = dict(meta)
             total = meta.get("total_documents")
             summary.total_documents = total if isinstance(total, int) else None
-        kept = data[: row_limit - summary.rows]
-        summary.rows += len(kept)
-        if not _put(pages, ("page", kept), stop):
+        # Whole pages only: a page cut short could not be resumed without repeating or
+        # skipping rows, because a cursor points at page boundaries.
+        summary.rows += len(data)
+        if not _put(pages, ("page", data), stop):
             return
 
         next_cursor = str(meta.get("next_cursor") or "")
@@ -204,14 +205,12 @@ def _fetch_pages(
             summary.next_cursor = ""
             summary.stop_reason = "no more pages" if next_cursor == "" else "empty page"
             break
-        if len(kept) < len(data) or summary.rows >= row_limit:
+        if summary.rows >= row_limit:
             summary.stop_reason = f"reached max_rows={row_limit}"
-            # The cut page's cursor would skip its unread rows, so resuming starts over
-            # from that page's own cursor.
-            summary.next_cursor = cursor or ""
             summary.warning = (
-                f"Stopped after {summary.rows} rows (max_rows={row_limit}) of "
-                f"{_total_text(summary)}; raise --max-rows to fetch more."
+                f"Stopped after {summary.rows:,} rows (max_rows={row_limit:,}) of "
+                f"{_total_text(summary)}; raise --max-rows, or resume with --all --cursor "
+                "from df.attrs['vulncheck']['paging']['next_cursor']."
             )
             break
         if next_cursor in seen_cursors:
@@ -224,9 +223,9 @@ def _fetch_pages(
         if summary.pages >= page_limit:
             summary.stop_reason = f"reached max_pages={page_limit}"
             summary.warning = (
-                f"Stopped after {summary.pages} pages (max_pages={page_limit}) with "
-                f"{summary.rows} rows of {_total_text(summary)}; raise --max-pages to "
-                "fetch more."
+                f"Stopped after {summary.pages:,} pages (max_pages={page_limit:,}) with "
+                f"{summary.rows:,} rows of {_total_text(summary)}; raise --max-pages, or "
+                "resume with --all --cursor from df.attrs['vulncheck']['paging']['next_cursor']."
             )
             break
         seen_cursors.add(next_cursor)
@@ -237,7 +236,7 @@ def _fetch_pages(
 def _total_text(summary: PagingSummary) -> str:
     if summary.total_documents is None:
         return "an unknown total"
-    return f"{summary.total_documents} documents"
+    return f"{summary.total_documents:,} documents"
 
 
 def _warn(message: str) -> None:

@@ -47,8 +47,13 @@ def summarize(frame: Any) -> str | None:
     if next_cursor:
         text += f"; next page: --cursor {next_cursor}"
     elif isinstance(page, int) and isinstance(pages, int) and pages > 1:
-        text += f" (page {page} of {pages})"
         max_pages = meta.get("max_pages")
+        reach = (
+            f"; offset paging stops at page {max_pages}"
+            if (isinstance(max_pages, int) and max_pages < pages)
+            else ""
+        )
+        text += f" (page {page} of {pages}{reach})"
         if page < pages and (not isinstance(max_pages, int) or page < max_pages):
             text += f"; next page: --page {page + 1}"
         elif page < pages:
