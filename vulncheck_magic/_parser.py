@@ -117,6 +117,10 @@ def format_help(parser: argparse.ArgumentParser | None = None) -> str:
         "  auth_mode  header (default), query or cookie: where requests carry the token",
         "  base_url   API root URL (default: VULNCHECK_API_URL, else https://api.vulncheck.com);",
         "             plain http:// is accepted only for loopback addresses",
+        "  cache_ttl  seconds a repeated identical index query returns the earlier frame (300;",
+        "             0 turns the cache off)",
+        "  max_retries, max_retry_wait, connect_timeout, read_timeout, ca_bundle: retries (3,",
+        "             at most 60 s each), timeouts in seconds (10, 60) and the TLS CA bundle",
         "",
         "Every frame carries the request's provenance in df.attrs['vulncheck'].",
     ]
