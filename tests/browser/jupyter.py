@@ -501,3 +501,14 @@ def open_notebook(page: Page, server: JupyterServer, frontend: Frontend, name: s
     notebook = NotebookPage(page, server, frontend, name)
     notebook.open()
     return notebook
+
+
+def settle_widget_sync(page: Page, milliseconds: int = 500) -> None:
+    """Give the widget manager time to send the last keystrokes' value to the kernel.
+
+    ipywidgets buffers a model's updates while the kernel is busy, and a click on another
+    widget (a button) is not held behind them, so a click right after fast typing can reach
+    the kernel before the field's final value. A person types slowly enough that this does
+    not happen; the tests type at machine speed.
+    """
+    page.wait_for_timeout(milliseconds)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -34,6 +36,9 @@ DEMO_CELL = 1
 QUERY_CELL = 2
 PLOT_CELL = 3
 
+# The README's screenshot of a result; refreshed when VULNCHECK_UPDATE_SCREENSHOTS is set.
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "query-result.png"
+
 
 @pytest.mark.browser
 @pytest.mark.parametrize("frontend", FRONTENDS)
@@ -56,6 +61,9 @@ def test_frame_and_plot_render(
     assert "CVE-2021-44228" in row_text
     assert "Apache" in row_text
     assert "Log4j2" in row_text
+    notebook.wait_for_output(QUERY_CELL, "vulncheck-kev: 1 row of 1 document")
+    if frontend == "lab" and os.environ.get("VULNCHECK_UPDATE_SCREENSHOTS"):
+        notebook.cell(QUERY_CELL).screenshot(path=str(SCREENSHOT))
 
     image = notebook.output_element(PLOT_CELL, "img")
     image.wait_for(state="visible")

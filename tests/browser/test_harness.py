@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .jupyter import FRONTENDS, Frontend, JupyterServer, PageActivity, open_notebook, write_notebook
+from .jupyter import (
+    FRONTENDS,
+    Frontend,
+    JupyterServer,
+    PageActivity,
+    open_notebook,
+    settle_widget_sync,
+    write_notebook,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -48,6 +56,7 @@ def test_password_not_saved(
 
     password = notebook.output_element(0, "input[type=password]")
     password.press_sequentially(secret)
+    settle_widget_sync(browser_page)
     notebook.output(0).get_by_role("button", name="Go").click()
     notebook.wait_for_output(0, f"clicked {len(secret)}")
 
@@ -83,6 +92,7 @@ def test_saved_widget_state_detected(jupyter_server: JupyterServer, browser_page
         notebook = open_notebook(browser_page, jupyter_server, "lab", name)
         notebook.run_cell(0)
         notebook.output_element(0, "input[type=password]").press_sequentially(secret)
+        settle_widget_sync(browser_page)
         notebook.output(0).get_by_role("button", name="Go").click()
         notebook.wait_for_output(0, f"clicked {len(secret)}")
         notebook.save()

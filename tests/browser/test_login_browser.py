@@ -18,6 +18,7 @@ from .jupyter import (
     NotebookPage,
     PageActivity,
     open_notebook,
+    settle_widget_sync,
     write_notebook,
 )
 
@@ -49,6 +50,7 @@ def log_in_through_form(notebook: NotebookPage) -> None:
     notebook.wait_for_output(1, "Demo API running")
     field = notebook.output_element(LOGIN_CELL, "input[type=password]")
     field.press_sequentially(DEMO_TOKEN)
+    settle_widget_sync(notebook.page)
     notebook.output(LOGIN_CELL).get_by_role("button", name="Log in").click()
     notebook.wait_for_output(LOGIN_CELL, "Logged in, 3 indexes available")
     assert field.input_value() == ""
