@@ -49,7 +49,7 @@ def run_batch(
     A value whose run raises a VulnCheckError or UsageError gets one row with the message in
     an ``error`` column. That column exists only when some value failed. A value that found
     no records keeps one row with empty cells. Rows keep the order
-    of ``values``. ``attrs["vulncheck"]`` holds the first successful run's provenance and a
+    of ``values``. ``attrs["vulncheck"]`` contains the first successful run's provenance and a
     ``batch`` summary.
     """
     import pandas as pd

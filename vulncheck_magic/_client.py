@@ -101,7 +101,7 @@ class UnknownIndexError(InvalidParameterError):
 
 
 class DryRunRequest(Exception):
-    """Raised instead of sending when the client is in dry-run mode; holds the curl command."""
+    """Raised instead of sending when the client is in dry-run mode; it carries the curl command."""
 
     def __init__(self, curl: str) -> None:
         super().__init__(curl)
@@ -194,7 +194,7 @@ class Client(EndpointMethods):
     ) -> tuple[tuple[object, ...], str] | None:
         """Return the cache key and token fingerprint for a query, or None not to cache.
 
-        The key holds the base URL, the query settings and the normalised parameters, never
+        The key contains the base URL, the query settings and the normalised parameters, never
         the token. Nothing is cached without a token or in dry-run mode.
         """
         resolved = self.token_store.resolve()
@@ -404,7 +404,7 @@ class Client(EndpointMethods):
     # Index names
 
     def _suggest_names(self, name: str) -> list[str]:
-        """Return close index names for a name that no catalog knows, else nothing.
+        """Return close index names for a name that no catalog lists, else nothing.
 
         A known name failed for another reason (a bad parameter, or an index this server
         does not serve), so suggesting other names would mislead.
@@ -417,7 +417,7 @@ class Client(EndpointMethods):
         return suggest_index_names(name, candidates)
 
     def _check_index_name(self, name: str, auth_mode: str | AuthMode | None) -> str:
-        """Return the validated name; raise UnknownIndexError if no catalog knows it."""
+        """Return the validated name; raise UnknownIndexError if no catalog lists it."""
         from ._catalog import index_names
 
         name = validate_index_name(name)

@@ -133,7 +133,7 @@ class EndpointMethods:
 
         With ``all_pages=True`` the query pages with the cursor until the last page, up to
         ``max_pages`` pages and ``max_rows`` rows (1,000 and 100,000 when unset), showing a
-        progress bar unless ``progress`` is false. ``df.attrs["vulncheck"]["paging"]`` says
+        progress bar unless ``progress`` is false. ``df.attrs["vulncheck"]["paging"]`` records
         whether the result is complete, why it stopped and the cursor to resume from. A page
         that fails after the first ends the run with a warning and keeps the rows before it.
 
@@ -276,7 +276,7 @@ class EndpointMethods:
     ) -> list[DownloadResult]:
         """Download an index's backup zip(s) into ``directory``, verify sha256 and unzip them.
 
-        The download streams to disk and never holds the file in memory. It sends no API
+        The download streams to disk and never keeps the whole file in memory. It sends no API
         token: the pre-signed URL carries its own credentials. A checksum mismatch removes
         the file and raises.
         """
@@ -311,7 +311,7 @@ class EndpointMethods:
 
         The zip goes to ``directory`` (a temporary directory, removed afterwards, when
         unset). ``max_rows`` stops reading after that many records; the frame's
-        ``attrs["vulncheck"]["truncated"]`` says whether it was cut. ``tidy`` and
+        ``attrs["vulncheck"]["truncated"]`` records whether it was cut. ``tidy`` and
         ``raw_columns`` work as in :meth:`index`.
         """
         import pandas as pd
@@ -408,7 +408,7 @@ class EndpointMethods:
     ) -> pd.DataFrame:
         """Look up many package URLs in one POST: one row per PURL with vulnerabilities.
 
-        PURLs without vulnerabilities are absent, as in the API's answer. PURLs the API
+        PURLs without vulnerabilities are absent, as in the API's response. PURLs the API
         could not process are in ``df.attrs["vulncheck"]["meta"]["unprocessed"]``.
         """
         values = [value.strip() for value in purls if value and value.strip()]

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["load_ipython_extension", "unload_ipython_extension"]
 
-# The attribute on the shell that holds this extension's state, so that loading twice is a
+# The attribute on the shell that contains this extension's state, so that loading twice is a
 # no-op and unloading can restore what loading changed.
 _STATE_ATTRIBUTE = "_vulncheck_magic_state"
 

@@ -75,7 +75,7 @@ class VulnCheckMagic(Magics):
     max_retry_wait = Float(
         DEFAULT_MAX_RETRY_WAIT,
         min=0.0,
-        help="Longest wait before one retry, in seconds, whatever Retry-After asks for.",
+        help="Longest wait before one retry, in seconds, whatever Retry-After requests.",
     ).tag(config=True)
 
     connect_timeout = Float(

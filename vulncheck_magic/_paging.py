@@ -3,7 +3,7 @@
 The loop requests ``start_cursor=true`` first, then ``cursor=<_meta.next_cursor>``, until the
 cursor comes back empty or a page has no records. It stops early at ``max_pages`` or
 ``max_rows``, when a cursor repeats (a server that would loop forever), or when a page fails.
-Rows fetched before a stop are always kept, and the summary holds the cursor to resume from.
+Rows fetched before a stop are always kept, and the summary contains the cursor to resume from.
 """
 
 from __future__ import annotations
