@@ -11,8 +11,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
 
 
 def complete(shell: InteractiveShell, line: str) -> list[str]:
-    """Completions for the cursor at the end of ``line``."""
-    symbol = "" if line.endswith(" ") else line.split()[-1]
+    """Completions for the cursor at the end of ``line``, split into words as IPython does."""
+    symbol = "" if line.endswith(" ") else line.split()[-1].split(",")[-1]
     return list(shell.complete(symbol, line, len(line))[1])
 
 
@@ -48,3 +48,26 @@ def test_server_index_names_completed(shell: InteractiveShell) -> None:
     magics = shell.magics_manager.registry["VulnCheckMagic"]
     magics.client._server_index_names[magics.client.base_url] = frozenset({"brand-new-index"})
     assert complete(shell, "%vulncheck index brand-") == ["brand-new-index"]
+
+
+def test_enrich_completions(shell: InteractiveShell) -> None:
+    import pandas as pd
+
+    shell.user_ns["assets"] = pd.DataFrame({"cve": ["CVE-2021-44228"]})
+    shell.user_ns["assets_text"] = "not a frame"
+    try:
+        assert complete(shell, "%vulncheck enrich ass") == ["assets"]
+        assert complete(shell, "%vulncheck enrich assets --with ") == [
+            "kev",
+            "nvd",
+            "exploits",
+            "epss",
+        ]
+        assert complete(shell, "%vulncheck enrich assets --with kev,e") == ["exploits", "epss"]
+    finally:
+        shell.user_ns.pop("assets")
+        shell.user_ns.pop("assets_text")
+
+
+def test_cell_offers_cell_commands(shell: InteractiveShell) -> None:
+    assert complete(shell, "%%vulncheck ") == ["cpe", "enrich", "index", "purl", "purls", "search"]

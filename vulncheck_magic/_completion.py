@@ -7,6 +7,7 @@ completer, so no frontend plugin is needed.
 from __future__ import annotations
 
 import argparse
+import sys
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -32,12 +33,23 @@ def _options(parser: argparse.ArgumentParser) -> list[str]:
     return [option for action in parser._actions for option in action.option_strings]
 
 
+# Commands that a %%vulncheck cell runs.
+_CELL_COMMANDS = ("cpe", "enrich", "index", "purl", "purls", "search")
+
+
 def complete_line(
-    words: list[str], current: str, *, index_names: set[str] | None = None
+    words: list[str],
+    current: str,
+    *,
+    index_names: set[str] | None = None,
+    frame_names: list[str] | None = None,
+    cell: bool = False,
 ) -> list[str]:
     """Return completions for ``current``, the word being typed after the finished ``words``.
 
-    ``words`` are the words after ``%vulncheck`` that are already complete.
+    ``words`` are the words after ``%vulncheck`` that are already complete. ``frame_names``
+    are the notebook's DataFrame variables, offered after ``enrich``. With ``cell`` only the
+    commands that a ``%%vulncheck`` cell runs are offered.
     """
     from ._catalog import index_names as catalog_names
     from ._catalog import index_parameters
@@ -45,7 +57,8 @@ def complete_line(
     parser = build_parser()
     commands = subparsers(parser)
     if not words:
-        return sorted(name for name in commands if name.startswith(current))
+        names = _CELL_COMMANDS if cell else commands
+        return sorted(name for name in names if name.startswith(current))
     command = words[0]
     subparser = commands.get(command)
     if subparser is None:
@@ -55,6 +68,18 @@ def complete_line(
         if len(words) == 1:
             return sorted(name for name in nested if name.startswith(current))
         subparser = nested.get(words[1], subparser)
+    if words[-1] == "--with":
+        from ._commands import ENRICH_SOURCE_NAMES
+
+        # IPython splits the word being completed at commas, so the completion replaces
+        # only the part after the last comma.
+        done, _, partial = current.rpartition(",")
+        chosen = set(done.split(",")) if done else set()
+        return [
+            name for name in ENRICH_SOURCE_NAMES if name.startswith(partial) and name not in chosen
+        ]
+    if command == "enrich" and len(words) == 1 and not current.startswith("-"):
+        return sorted(name for name in frame_names or [] if name.startswith(current))
     if words[-1] in _VALUE_CHOICES:
         return [value for value in _VALUE_CHOICES[words[-1]] if value.startswith(current)]
     if command == "rules" and len(words) == 1:
@@ -84,7 +109,20 @@ def _hook(magics: VulnCheckMagic, event: SimpleNamespace) -> list[str]:
     parts = body.split()
     current = "" if not body or body[-1].isspace() else parts.pop()
     server_names = set(magics.client._server_index_names.get(magics.client.base_url, ()))
-    return complete_line(parts, current, index_names=server_names)
+    pandas = sys.modules.get("pandas")
+    namespace = magics.shell.user_ns if magics.shell is not None else {}
+    frames = [
+        name
+        for name, value in namespace.items()
+        if pandas is not None and not name.startswith("_") and isinstance(value, pandas.DataFrame)
+    ]
+    return complete_line(
+        parts,
+        current,
+        index_names=server_names,
+        frame_names=frames,
+        cell=text.lstrip().startswith("%%"),
+    )
 
 
 def install_completer(shell: InteractiveShell, magics: VulnCheckMagic) -> None:
