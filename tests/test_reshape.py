@@ -175,6 +175,11 @@ def test_enrich_cell_from_pasted_ids(shell: InteractiveShell) -> None:
     assert frame["cve"].tolist() == ["cve-2021-44228", "CVE-2014-0160", "CVE-2099-0001"]
     assert frame["nvd_cvss_score"].iloc[0] == 10.0
     assert pd.isna(frame["nvd_cvss_score"].iloc[2])
+    provenance = frame.attrs["vulncheck"]
+    assert provenance["endpoint"] == "enrich"
+    assert provenance["params"]["sources"] == ["kev", "nvd"]
+    assert provenance["package_version"]
+    assert "enrich: 3 rows" in outcome.stdout
     empty = run_cell(shell, "%%vulncheck enrich --with kev\n# nothing\n")
     assert isinstance(empty.error, UsageError)
     with_name = run_cell(shell, "%%vulncheck enrich df --with kev\nCVE-2014-0160")

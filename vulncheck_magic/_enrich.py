@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -31,6 +32,7 @@ from ._errors import (
 from ._logging import logger
 from ._params import InvalidParameterError
 from ._tidy import CVSS_VERSIONS, EXPLOIT_FLAGS
+from ._version import __version__
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -228,6 +230,12 @@ def enrich(
     result = pd.concat([frame, *parts], axis=1) if parts else frame.copy()
     attrs = copy.deepcopy(frame.attrs)
     attrs["vulncheck"] = {
+        "base_url": client.base_url,
+        "endpoint": "enrich",
+        "index": None,
+        "params": {"sources": [source.name for source in chosen], "cve_column": column},
+        "fetched_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "package_version": __version__,
         "enrich": _summary(chosen, memo, column, row_ids, unique_ids),
         "input": attrs.get("vulncheck"),
     }
