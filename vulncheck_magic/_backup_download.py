@@ -89,13 +89,7 @@ class BackupFile:
                 f"The backup metadata for index {self.index!r} has an invalid sha256 "
                 f"{self.sha256[:80]!r}: expected 64 hex digits."
             )
-        try:
-            parts = urlsplit(self.url)
-            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-            _ = parts.port  # raises ValueError for a port that is not a number
-        except ValueError:
-            valid = False
-        if not valid:
+        if not _is_http_url(self.url):
             raise ResponseFormatError(
                 f"The backup metadata for index {self.index!r} has an invalid download URL: "
                 "expected an http(s) URL with a host. Request the backup metadata again."
@@ -260,14 +254,19 @@ def _send_download(
     )
 
 
-def _check_transport(url: str) -> None:
-    parts = urlsplit(url)
+def _is_http_url(url: str) -> bool:
+    """Return whether ``url`` is an http(s) URL with a host and a valid port, if any."""
     try:
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts = urlsplit(url)
         _ = parts.port  # raises ValueError for a port that is not a number
     except ValueError:
-        valid = False
-    if not valid:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _check_transport(url: str) -> None:
+    parts = urlsplit(url)
+    if not _is_http_url(url):
         raise NetworkError(
             f"Invalid backup download URL with scheme {parts.scheme or 'none'!r} and host "
             f"{parts.hostname!r}: only http and https URLs are supported. Request the backup "

@@ -7,6 +7,7 @@ completer, so no frontend plugin is needed.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
@@ -37,6 +38,12 @@ def _options(parser: argparse.ArgumentParser) -> list[str]:
 _CELL_COMMANDS = ("cpe", "enrich", "index", "purl", "purls", "search")
 
 
+@functools.cache
+def _parser() -> argparse.ArgumentParser:
+    # Built once: completion runs on every Tab press, and the parser never changes.
+    return build_parser()
+
+
 def complete_line(
     words: list[str],
     current: str,
@@ -54,7 +61,7 @@ def complete_line(
     from ._catalog import index_names as catalog_names
     from ._catalog import index_parameters
 
-    parser = build_parser()
+    parser = _parser()
     commands = subparsers(parser)
     if not words:
         names = _CELL_COMMANDS if cell else commands
