@@ -173,3 +173,47 @@ def test_no_leak_in_saved_notebook(
     assert "application/vnd.jupyter.widget-state+json" in notebook.metadata["widgets"]
     assert SECRET_TOKEN not in text
     assert WRONG_TOKEN not in text
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_leak_through_newer_paths(
+    shell: InteractiveShell,
+    demo_server: DemoServer,
+    monkeypatch: pytest.MonkeyPatch,
+    debug_log: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    mode: str,
+) -> None:
+    """Batch cells, enrich, the cache, exports, summaries and dry runs keep the token out."""
+    monkeypatch.setenv("VULNCHECK_API_TOKEN", SECRET_TOKEN)
+    run_cell(shell, f"%config VulnCheckMagic.base_url = '{demo_server.url}'")
+    run_cell(shell, f"%config VulnCheckMagic.auth_mode = '{mode}'")
+    exported = tmp_path / "report.parquet"
+    cells = [
+        run_cell(shell, "%vulncheck index cisa-kev --limit 3"),
+        run_cell(shell, "%vulncheck index cisa-kev --limit 3"),
+        run_cell(shell, "%%vulncheck index cisa-kev -o batch --cve\nCVE-2021-44228\nnot-a-cve"),
+        run_cell(shell, "%%vulncheck search cve\nCVE-2021-44228"),
+        run_cell(
+            shell,
+            f"%%vulncheck enrich --with kev,exploits --export {exported}\nCVE-2021-44228",
+        ),
+        run_cell(shell, "%vulncheck index cisa-kev --limit 1 --dry-run"),
+    ]
+    magics = shell.magics_manager.registry["VulnCheckMagic"]
+    enriched = cells[4].result
+    batch = shell.user_ns.pop("batch")
+
+    assert cells[1].result.attrs["vulncheck"]["cached"] is True
+    assert "enrich_error" in enriched.columns
+    assert "error" in batch.columns
+    places = {
+        "cell output": "\n".join(cell.text for cell in cells),
+        "cache keys": repr(list(magics.client.frame_cache._entries.keys())),
+        "batch frame": batch.to_string() + repr(batch.attrs),
+        "enriched frame": enriched.to_string() + repr(enriched.attrs),
+        "exported file": exported.read_bytes().decode("latin-1"),
+        "log records": debug_log.text,
+    }
+    for place, text in places.items():
+        assert SECRET_TOKEN not in text, f"token found in {place}"
