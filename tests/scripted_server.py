@@ -1,4 +1,4 @@
-"""A loopback HTTP server that answers each path with a scripted response and records requests.
+"""A loopback HTTP server that responds to each path with a scripted response and records requests.
 
 Tests use it for the responses the demo API never gives: HTML error pages, truncated JSON,
 server errors and redirects.
@@ -38,7 +38,7 @@ Responder = Callable[[dict[str, list[str]]], Reply]
 class ScriptedServer(ThreadingHTTPServer):
     """Serves ``replies[path_without_query]``; unknown paths get 404.
 
-    A reply may be a function of the parsed query string, for servers whose answer depends
+    A reply may be a function of the parsed query string, for servers whose response depends
     on the request (cursor paging).
     """
 

@@ -1,4 +1,4 @@
-"""Tab completion through IPython's completer, as a frontend asks for it."""
+"""Tab completion through IPython's completer, as a frontend requests it."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """A server that misbehaves on purpose, one test per kind of fault, in every auth mode.
 
-Each test checks the documented outcome, that rows fetched before the fault are kept, and
-that the token is in no text the fault produced: the error's str, repr and traceback with
-its chain, the warnings and every log record down to DEBUG.
+Each test checks the documented outcome and that rows fetched before the fault are kept. It
+also checks that the token is in no text the fault produced: the error's str, repr and
+traceback with its chain, the warnings, and every log record down to DEBUG.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def test_503_twice_then_ok(mode: str, caplog: pytest.LogCaptureFixture) -> None:
 
 @contextmanager
 def raw_server(handler: object) -> Iterator[str]:
-    """A TCP server on 127.0.0.1 whose connections ``handler(connection)`` answers by hand."""
+    """A TCP server on 127.0.0.1 whose connections ``handler(connection)`` serves by hand."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()

@@ -65,7 +65,7 @@ def test_log4shell_one_row_in_each_auth_mode(demo_shell: InteractiveShell, mode:
     assert frame.attrs["vulncheck"]["auth_mode"] == mode
 
 
-def test_cisa_kev_page_three_is_catalog_rows_201_to_300(demo_shell: InteractiveShell) -> None:
+def test_cisa_kev_page_three_rows(demo_shell: InteractiveShell) -> None:
     outcome = run_cell(demo_shell, "%vulncheck index cisa-kev --limit 100 --page 3")
     assert outcome.error is None, outcome.text
     assert outcome.result["cve"].tolist() == catalog_cves()[200:300]

@@ -1,10 +1,10 @@
 """The token appears in nothing that is shown, logged, saved or kept, in every auth mode.
 
-Each test goes through a successful login, a failed login, a query and failing queries, then
-searches every place a token could leak: cell output and display data, exception texts and
-tracebacks with their chains, log records at DEBUG, reprs, ``df.attrs``, the ipywidgets
-manager state, IPython's history and a notebook executed with nbclient and saved with its
-widget state.
+Each test goes through a successful login, a failed login, a query and failing queries.
+Then it searches every place a token could leak: cell output and display data, exception
+texts and tracebacks with their chains, log records at DEBUG, reprs and ``df.attrs``. The
+ipywidgets manager state, IPython's history and a notebook saved by nbclient with its widget
+state are searched too.
 """
 
 from __future__ import annotations

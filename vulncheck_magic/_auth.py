@@ -47,7 +47,7 @@ TOKEN_ENV_VAR = "VULNCHECK_API_TOKEN"
 
 
 class AuthMode(enum.StrEnum):
-    """Where a request carries the API token."""
+    """Place in a request that carries the API token."""
 
     HEADER = "header"
     QUERY = "query"
@@ -109,7 +109,7 @@ def clean_token(value: str) -> str:
 
 
 class TokenSource(enum.StrEnum):
-    """Where the token in use came from."""
+    """Source of the token in use."""
 
     DEMO = "demo"
     SESSION = "session"
@@ -224,7 +224,7 @@ def get_token_store() -> TokenStore:
 
 
 class TokenAuth(requests.auth.AuthBase):
-    """requests auth hook that puts the token where the auth mode says.
+    """requests auth hook that puts the token in the place that the auth mode names.
 
     Passing any auth object to requests also stops it from adding credentials of its own
     from ``~/.netrc``.

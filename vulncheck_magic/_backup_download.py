@@ -168,11 +168,15 @@ def download_backup(
     once the digest matches. With ``unzip``, the ``*.json`` members go to
     ``<directory>/<filename stem>/``. ``progress`` shows a tqdm bar in bytes.
 
-    Raises NetworkError when the download fails on the way, an APIError subclass for an HTTP
-    error status, BackupIntegrityError for a digest mismatch, ResponseFormatError for a body
-    that is not a zip (such as an HTML error page) or for unsafe member names, and
-    InsecureTransportError for plain http to a host that is not a loopback address. Each
-    failure removes the partial file first.
+    Raises:
+        NetworkError: the download failed on the way.
+        APIError: a subclass of it for an HTTP error status.
+        BackupIntegrityError: the digest does not match.
+        ResponseFormatError: the body is not a zip (such as an HTML error page), or a
+            member name is unsafe.
+        InsecureTransportError: plain http to a host that is not a loopback address.
+
+    Each failure removes the partial file first.
     """
     directory = Path(directory)
     if chunk_size < 1:

@@ -134,7 +134,7 @@ class Client(EndpointMethods):
         timeout: seconds to connect and seconds to wait for each read.
         max_retries: retries of a GET after a connection error or HTTP 429, 502, 503 or 504,
             with exponential back-off and jitter. ``Retry-After`` is honoured.
-        max_retry_wait: the longest wait before one retry, in seconds, whatever
+        max_retry_wait: the maximum wait before one retry, in seconds, whatever
             ``Retry-After`` requests.
         cache_ttl: seconds for which a repeated identical index query returns the earlier
             frame (0 turns the cache off). The cache lives in memory, is bounded to about
@@ -262,7 +262,7 @@ class Client(EndpointMethods):
         return resolved
 
     def _secrets(self) -> list[str]:
-        """Every token value that could appear in a text of this client, for redaction."""
+        """Return every token value that could appear in a text of this client, for redaction."""
         values = []
         resolved = self.token_store.resolve()
         if resolved is not None:
@@ -293,7 +293,7 @@ class Client(EndpointMethods):
         a string). Raises TokenMissingError without a token, InsecureTransportError for plain
         http to a host that is not a loopback address, NetworkError when no response
         arrives, an APIError subclass for an HTTP error status, and ResponseFormatError for
-        a 200 response that is not what ``expect`` says.
+        a 200 response that is not what ``expect`` names.
         """
         mode = self.auth_mode if auth_mode is None else _parse_auth_mode(auth_mode)
         wire_params = normalize_index_params(params or {})
@@ -330,7 +330,7 @@ class Client(EndpointMethods):
             )
         if response.status_code != 200:
             raise ResponseFormatError(
-                f"The server answered {path} with HTTP {response.status_code} instead of 200: "
+                f"The server responded to {path} with HTTP {response.status_code} instead of 200: "
                 "check the base URL (%vulncheck status)."
             )
         body = parse_json_body(response, path) if expect == "json" else response.text

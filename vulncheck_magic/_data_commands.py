@@ -51,8 +51,8 @@ def run_data_command(
     """Run one parsed data command and return its frame, or the JSON body with ``--raw``.
 
     ``--explode``, ``--columns``, ``--sort-by``, ``--flat`` and ``--export`` apply to the
-    frame, in that order; ``reshape=False`` leaves them to the caller (a batch cell applies
-    them to the combined frame).
+    frame, in that order. ``reshape=False`` leaves them to the caller, because a batch cell
+    applies them to the combined frame.
     ``namespace`` is the notebook's variables, from which ``enrich DF`` reads DF. When it is
     None, the running IPython shell's ``user_ns`` is used.
     """
@@ -74,9 +74,9 @@ def check_frame_options(args: argparse.Namespace) -> None:
 
     Checking before the request means a mistake costs no request and loses no result.
     """
-    given = [name for name in _FRAME_OPTIONS if getattr(args, name, None)]
-    if getattr(args, "raw", False) and given:
-        option = "--" + given[0].replace("_", "-")
+    used_options = [name for name in _FRAME_OPTIONS if getattr(args, name, None)]
+    if getattr(args, "raw", False) and used_options:
+        option = "--" + used_options[0].replace("_", "-")
         raise UsageError(f"{option} applies to frames: leave out --raw, or leave out {option}")
     output = getattr(args, "output", None)
     if output and not output.isidentifier():

@@ -51,11 +51,11 @@ class NetworkError(VulnCheckError):
 
 
 class ResponseFormatError(VulnCheckError):
-    """The server answered 200 but the body is not the JSON the endpoint documents."""
+    """The server responded with 200 but the body is not the JSON the endpoint documents."""
 
 
 class APIError(VulnCheckError):
-    """The API answered with an HTTP error status.
+    """The API responded with an HTTP error status.
 
     Attributes:
         status: the HTTP status code.

@@ -4,7 +4,7 @@ Every message passes through redaction before it is logged, so records never hol
 urllib3 logs each request line with its full URL at DEBUG level. In query auth mode that URL
 carries the token, and a backup's pre-signed download URL carries credentials in its query
 string. :func:`install_urllib3_redaction` therefore adds a filter to urllib3's loggers that
-masks ``token=`` values and pre-signed query strings before any handler sees the record.
+masks ``token=`` values and pre-signed query strings before any handler receives the record.
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ class VulnCheckMagic(Magics):
     max_retry_wait = Float(
         DEFAULT_MAX_RETRY_WAIT,
         min=0.0,
-        help="Longest wait before one retry, in seconds, whatever Retry-After requests.",
+        help="Maximum wait before one retry, in seconds, whatever Retry-After requests.",
     ).tag(config=True)
 
     connect_timeout = Float(
@@ -226,7 +226,9 @@ class VulnCheckMagic(Magics):
     def _run_cell(self, line: str, cell: str) -> tuple[argparse.Namespace, Any]:
         """Run a ``%%vulncheck`` cell: the line once per body value, or purls as one batch."""
         words = split_line(line)
-        command = " ".join(words[:2]) if words[:1] == ["search"] else (words[0] if words else "")
+        command = words[0] if words else ""
+        if command == "search":
+            command = " ".join(words[:2])
         values = body_values(cell)
         if command == "enrich":
             args = parse_line(self.parser, line)

@@ -73,7 +73,7 @@ def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentPa
 
 
 def _all_commands(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
-    """Every command and nested command (``search cpe``) with its parser, in order."""
+    """Return every command and nested command (``search cpe``) with its parser, in order."""
     result = []
     for name, subparser in subparsers(parser).items():
         nested = subparsers(subparser)

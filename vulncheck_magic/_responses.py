@@ -128,15 +128,15 @@ def error_from_response(
 def parse_json_body(response: requests.Response, endpoint: str) -> Any:
     """Return the parsed JSON body of a 200 response; raise ResponseFormatError otherwise.
 
-    An HTML page, a truncated body or a wrong content type each give a message that says so,
-    instead of a failure deep inside pandas.
+    An HTML page, a truncated body or a wrong content type each give a message that names
+    the problem, instead of a failure deep inside pandas.
     """
     content_type = response.headers.get("Content-Type", "")
     text = response.text
     if _looks_like_html(text, content_type):
         summary = summarize_body(response)
         raise ResponseFormatError(
-            f"The server answered {endpoint} with {summary[0] if summary else 'an HTML page'} "
+            f"The server responded to {endpoint} with {summary[0] if summary else 'an HTML page'} "
             "instead of JSON: check the base URL (%vulncheck status) or try again later."
         )
     try:

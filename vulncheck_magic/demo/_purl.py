@@ -4,7 +4,7 @@ The demo covers two kinds of package. For ``pkg:hex/coherence@0.1.2`` it returns
 VulnCheck response captured in 2024. A few Maven packages are mapped to the CPE of their
 product, and their CVEs are derived from the bundled NVD configurations, the version
 ranges included. Every other PURL gets an empty result, as the API returns for a package
-without vulnerabilities, and ``_demo_note`` says that such a result carries no information.
+without vulnerabilities, and ``_demo_note`` states that such a result carries no information.
 """
 
 from __future__ import annotations

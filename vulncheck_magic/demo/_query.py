@@ -231,7 +231,7 @@ def _ignored_parameter_warnings(index: DemoIndex, params: Mapping[str, str]) -> 
     """Return a warning for each parameter that the index ignores.
 
     The VulnCheck API ignores unsupported filters without a word. The demo ignores them
-    too, but says so in ``_meta.warnings``.
+    too, but reports them in ``_meta.warnings``.
     """
     honoured = {*index.filters, *PAGING_PARAMETERS, AUTH_PARAMETER}
     return [
