@@ -5,26 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import pandas as pd
-from pandas.api.types import infer_dtype
+
+from ._dates import first_present, looks_like_date, parse_date_column, parse_date_values
+from ._gc import gc_paused
 
 __all__ = ["SCALAR_COLUMN", "flatten_records", "frame_from_rows", "records_to_frame"]
 
 SCALAR_COLUMN = "value"
 """Column name used for records that are not JSON objects (``/v3/cpe`` returns CVE id strings)."""
-
-# A date, or a date and time with an optional fraction (up to nanoseconds) and zone. Every
-# form it matches is one that pd.to_datetime(format="ISO8601") reads, so a column with any
-# other string is left alone before the slower parse runs.
-_ISO_DATE_PATTERN = (
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
-    r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?"
-)
-_ISO_DATE_RE = re.compile(_ISO_DATE_PATTERN)
-_UTC_NANOSECONDS = "datetime64[ns, UTC]"
 
 
 @dataclass(frozen=True)
@@ -77,34 +69,98 @@ def records_to_frame(
             f"Invalid records: expected a list, got {type(records).__name__}. "
             "Pass the envelope's 'data' list, or wrap a single record in a list."
         )
-    return frame_from_rows(flatten_records(records), parse_dates=parse_dates)
+    with gc_paused():
+        columns = _flat_columns(records)
+        if columns is None:
+            return frame_from_rows(flatten_records(records), parse_dates=parse_dates)
+        return _frame_from_columns(list(records), columns, parse_dates)
 
 
 def flatten_records(records: Sequence[Any]) -> list[dict[Any, Any]]:
     """Flatten each record into one row dict, the first step of :func:`records_to_frame`.
 
     Cursor paging flattens each page as it arrives, while the next page downloads, and
-    builds the frame from all rows at the end with :func:`frame_from_rows`.
+    builds the frame from all rows at the end with :func:`frame_from_rows`. Records that are
+    already flat (JSON objects without nested objects or dotted keys, such as KEV entries)
+    are their own rows, so that they are not copied.
     """
-    return [_flatten_record(record) for record in records]
+    with gc_paused():
+        if _flat_columns(records) is not None:
+            return list(records)
+        return [_flatten_record(record) for record in records]
 
 
 def frame_from_rows(rows: list[dict[Any, Any]], *, parse_dates: bool = True) -> pd.DataFrame:
     """Build the frame from rows made by :func:`flatten_records`: names and dates as above."""
+    with gc_paused():
+        return _frame_from_columns(
+            rows, list(dict.fromkeys(chain.from_iterable(rows))), parse_dates
+        )
+
+
+def _flat_columns(records: Sequence[Any]) -> list[str] | None:
+    """Return the keys of all records in order of appearance if the records are already flat.
+
+    Flat means: every record is a dict, no value is a dict and no key contains a dot.
+    Returns None otherwise.
+    """
+    if {type(record) for record in records} != {dict}:
+        return None
+    value_types = set(map(type, chain.from_iterable(map(dict.values, records))))
+    if any(issubclass(value_type, dict) for value_type in value_types):
+        return None
+    columns = list(dict.fromkeys(chain.from_iterable(records)))
+    return None if any("." in key for key in columns) else columns
+
+
+def _frame_from_columns(
+    rows: list[dict[Any, Any]], columns: list[Any], parse_dates: bool
+) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame()
+    if any(_SURROGATE.search(_key_text(key)) for key in columns):
+        # A lone surrogate in a key would fail as a column label; see _build_frame.
+        rows = _replace_surrogates(rows)
+        columns = list(dict.fromkeys(chain.from_iterable(rows)))
+    if any(isinstance(column, _KeyPath) for column in columns):
+        frame = _build_frame(rows, columns)
+        frame.columns = _resolve_column_names(columns)
+        if parse_dates:
+            _convert_date_columns(frame, range(frame.shape[1]))
+        return frame
+    if parse_dates:
+        return _frame_with_dates(rows, columns)
+    return _build_frame(rows, columns)
+
+
+def _frame_with_dates(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    # Date columns are parsed straight from the values, in Arrow when it can, and the
+    # other columns come from pandas' own constructor, so that their dtypes are pandas'.
+    # dtype=object skips pandas' inference of the candidates, which Arrow replaces.
+    candidates = [key for key in columns if looks_like_date(first_present(rows, key))]
+    dates: dict[str, pd.Series] = {}
+    if candidates:
+        raw = pd.DataFrame(rows, columns=candidates, dtype=object)
+        for position, key in enumerate(candidates):
+            parsed = parse_date_values(raw.iloc[:, position].to_numpy())
+            if parsed is not None:
+                dates[key] = parsed
+    frame = _build_frame(rows, [key for key in columns if key not in dates])
+    for position, key in enumerate(columns):
+        if key in dates:
+            frame.insert(position, key, dates[key])
+    _convert_date_columns(frame, [columns.index(key) for key in candidates if key not in dates])
+    return frame
+
+
+def _build_frame(rows: list[dict[Any, Any]], columns: list[Any]) -> pd.DataFrame:
     try:
-        frame = pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=columns)
     except UnicodeEncodeError:
         # JSON can carry a lone surrogate (the escape \ud800), which pandas cannot store
         # when its strings are Arrow-backed. Such characters become U+FFFD; other rows are
         # never rescanned, because the fallback runs only after this failure.
-        frame = pd.DataFrame(_replace_surrogates(rows))
-    if any(isinstance(column, _KeyPath) for column in frame.columns):
-        frame.columns = _resolve_column_names(list(frame.columns))
-    if parse_dates:
-        _convert_date_columns(frame)
-    return frame
+        return pd.DataFrame(_replace_surrogates(rows), columns=columns)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -114,11 +170,17 @@ def _replace_surrogates(value: Any) -> Any:
     """Return ``value`` with every lone surrogate in its strings replaced by U+FFFD."""
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, _KeyPath):
+        return _KeyPath(tuple(_replace_surrogates(part) for part in value.parts))
     if isinstance(value, dict):
         return {_replace_surrogates(key): _replace_surrogates(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_replace_surrogates(item) for item in value]
     return value
+
+
+def _key_text(key: Any) -> str:
+    return "".join(key.parts) if isinstance(key, _KeyPath) else str(key)
 
 
 def _flatten_record(record: Any) -> dict[Any, Any]:
@@ -195,28 +257,8 @@ def _unique_name(name: str, used: set[str]) -> str:
     return candidate
 
 
-def _convert_date_columns(frame: pd.DataFrame) -> None:
-    for position in range(frame.shape[1]):
-        column = frame.iloc[:, position]
-        parsed = _parse_date_column(column)
+def _convert_date_columns(frame: pd.DataFrame, positions: Sequence[int]) -> None:
+    for position in positions:
+        parsed = parse_date_column(frame.iloc[:, position])
         if parsed is not None:
             frame.isetitem(position, parsed)
-
-
-def _parse_date_column(column: pd.Series) -> pd.Series | None:
-    if infer_dtype(column, skipna=True) != "string":
-        return None
-    values = column.dropna()
-    values = values[values != ""]
-    if values.empty or not _ISO_DATE_RE.fullmatch(values.iloc[0]):
-        return None
-    if not values.str.fullmatch(_ISO_DATE_PATTERN).all():
-        return None
-    try:
-        parsed = pd.to_datetime(column, utc=True, format="ISO8601")
-        return parsed.astype(_UTC_NANOSECONDS)
-    except (ValueError, OverflowError):
-        # NOTE: impossible dates (2021-02-30) and dates outside the nanosecond range
-        # (before 1677 or after 2262, such as a 9999-12-31 end-of-life marker) leave the
-        # whole column as strings.
-        return None

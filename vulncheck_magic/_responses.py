@@ -19,6 +19,7 @@ from ._errors import (
     ResponseFormatError,
     ServerError,
 )
+from ._gc import gc_paused
 
 __all__ = ["error_from_response", "parse_json_body", "summarize_body"]
 
@@ -140,7 +141,8 @@ def parse_json_body(response: requests.Response, endpoint: str) -> Any:
             "instead of JSON: check the base URL (%vulncheck status) or try again later."
         )
     try:
-        return json.loads(text)
+        with gc_paused():
+            return json.loads(text)
     except ValueError as exc:
         size = len(response.content)
         # A body cut short fails at its very end, or inside a string that never closes.
