@@ -66,13 +66,17 @@ def parse_date_values(values: Sequence[Any] | np.ndarray) -> pd.Series | None:
     except ImportError:
         return None
     try:
-        # With type=pa.string(), any value but a string or a missing value raises.
-        array = pa.array(values, type=pa.string(), from_pandas=True)
+        # Arrow-backed pandas strings convert without a copy; other values are read.
+        array = pa.array(values, from_pandas=True)
     except (pa.ArrowException, UnicodeEncodeError):
+        return None
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return None
     empty = pc.equal(array, "")
     if empty.true_count:
-        array = pc.if_else(empty, pa.scalar(None, pa.string()), array)
+        array = pc.if_else(empty, pa.scalar(None, array.type), array)
     if array.null_count == len(array):
         return None
     if pc.match_substring_regex(array, _ARROW_ISO_DATE_PATTERN).false_count:

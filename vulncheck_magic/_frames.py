@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._dates import first_present, looks_like_date, parse_date_column, parse_date_values
@@ -70,10 +71,10 @@ def records_to_frame(
             "Pass the envelope's 'data' list, or wrap a single record in a list."
         )
     with gc_paused():
-        columns = _flat_columns(records)
-        if columns is None:
-            return frame_from_rows(flatten_records(records), parse_dates=parse_dates)
-        return _frame_from_columns(list(records), columns, parse_dates)
+        frame = _flat_frame(records, parse_dates)
+        if frame is None:
+            frame = frame_from_rows(flatten_records(records), parse_dates=parse_dates)
+        return frame
 
 
 def flatten_records(records: Sequence[Any]) -> list[dict[Any, Any]]:
@@ -85,72 +86,97 @@ def flatten_records(records: Sequence[Any]) -> list[dict[Any, Any]]:
     are their own rows, so that they are not copied.
     """
     with gc_paused():
-        if _flat_columns(records) is not None:
+        if _are_flat(records):
             return list(records)
         return [_flatten_record(record) for record in records]
 
 
 def frame_from_rows(rows: list[dict[Any, Any]], *, parse_dates: bool = True) -> pd.DataFrame:
     """Build the frame from rows made by :func:`flatten_records`: names and dates as above."""
-    with gc_paused():
-        return _frame_from_columns(
-            rows, list(dict.fromkeys(chain.from_iterable(rows))), parse_dates
-        )
-
-
-def _flat_columns(records: Sequence[Any]) -> list[str] | None:
-    """Return the keys of all records in order of appearance if the records are already flat.
-
-    Flat means: every record is a dict, no value is a dict and no key contains a dot.
-    Returns None otherwise.
-    """
-    if {type(record) for record in records} != {dict}:
-        return None
-    value_types = set(map(type, chain.from_iterable(map(dict.values, records))))
-    if any(issubclass(value_type, dict) for value_type in value_types):
-        return None
-    columns = list(dict.fromkeys(chain.from_iterable(records)))
-    return None if any("." in key for key in columns) else columns
-
-
-def _frame_from_columns(
-    rows: list[dict[Any, Any]], columns: list[Any], parse_dates: bool
-) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame()
+    with gc_paused():
+        columns = list(dict.fromkeys(chain.from_iterable(rows)))
+        if any(isinstance(key, _KeyPath) or _SURROGATE.search(key) for key in columns):
+            return _named_frame(rows, columns, parse_dates)
+        frame = _build_frame(rows, columns)
+        if parse_dates:
+            _convert_dates(frame, rows, columns)
+        return frame
+
+
+def _are_flat(records: Sequence[Any]) -> bool:
+    """Return True when every record is a dict with no dict values and no dotted keys."""
+    if {type(record) for record in records} != {dict}:
+        return False
+    value_types = set(map(type, chain.from_iterable(map(dict.values, records))))
+    if any(issubclass(value_type, dict) for value_type in value_types):
+        return False
+    return not any("." in key for key in dict.fromkeys(chain.from_iterable(records)))
+
+
+def _flat_frame(records: Sequence[Any], parse_dates: bool) -> pd.DataFrame | None:
+    """Build the frame straight from records that need no flattening, or return None.
+
+    The first record decides whether to try. A nested object in a later record can only
+    land in a column of dtype object, so only those columns are searched for one.
+    """
+    if not records or not isinstance(records[0], dict) or _has_nested(records[0]):
+        return None
+    if {type(record) for record in records} != {dict}:
+        return None
+    columns = list(dict.fromkeys(chain.from_iterable(records)))
+    if any("." in key or _SURROGATE.search(key) for key in columns):
+        return None
+    rows = list(records)
+    frame = _build_frame(rows, columns)
+    for position, dtype in enumerate(frame.dtypes):
+        if _is_numpy_object(dtype) and _has_nested_values(frame.iloc[:, position]):
+            return None
+    if parse_dates:
+        _convert_dates(frame, rows, columns)
+    return frame
+
+
+def _has_nested(record: dict[Any, Any]) -> bool:
+    return any(isinstance(value, dict) for value in record.values())
+
+
+def _is_numpy_object(dtype: Any) -> bool:
+    # pandas' str dtype also has kind "O", but holds nothing but strings.
+    return isinstance(dtype, np.dtype) and dtype.kind == "O"
+
+
+def _has_nested_values(column: pd.Series) -> bool:
+    return any(issubclass(value_type, dict) for value_type in set(map(type, column.to_numpy())))
+
+
+def _named_frame(rows: list[dict[Any, Any]], columns: list[Any], parse_dates: bool) -> pd.DataFrame:
+    # Rows with dotted or surrogate keys: the rule of records_to_frame, column by column.
     if any(_SURROGATE.search(_key_text(key)) for key in columns):
         # A lone surrogate in a key would fail as a column label; see _build_frame.
         rows = _replace_surrogates(rows)
         columns = list(dict.fromkeys(chain.from_iterable(rows)))
+    frame = _build_frame(rows, columns)
     if any(isinstance(column, _KeyPath) for column in columns):
-        frame = _build_frame(rows, columns)
         frame.columns = _resolve_column_names(columns)
-        if parse_dates:
-            _convert_date_columns(frame, range(frame.shape[1]))
-        return frame
     if parse_dates:
-        return _frame_with_dates(rows, columns)
-    return _build_frame(rows, columns)
-
-
-def _frame_with_dates(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
-    # Date columns are parsed straight from the values, in Arrow when it can, and the
-    # other columns come from pandas' own constructor, so that their dtypes are pandas'.
-    # dtype=object skips pandas' inference of the candidates, which Arrow replaces.
-    candidates = [key for key in columns if looks_like_date(first_present(rows, key))]
-    dates: dict[str, pd.Series] = {}
-    if candidates:
-        raw = pd.DataFrame(rows, columns=candidates, dtype=object)
-        for position, key in enumerate(candidates):
-            parsed = parse_date_values(raw.iloc[:, position].to_numpy())
-            if parsed is not None:
-                dates[key] = parsed
-    frame = _build_frame(rows, [key for key in columns if key not in dates])
-    for position, key in enumerate(columns):
-        if key in dates:
-            frame.insert(position, key, dates[key])
-    _convert_date_columns(frame, [columns.index(key) for key in candidates if key not in dates])
+        _convert_date_columns(frame, range(frame.shape[1]))
     return frame
+
+
+def _convert_dates(frame: pd.DataFrame, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    # Only a column whose first present value is a date can be a date column. Arrow
+    # parses it when it can, and the pandas rule decides the rest.
+    for position, key in enumerate(columns):
+        if not looks_like_date(first_present(rows, key)):
+            continue
+        column = frame.iloc[:, position]
+        parsed = parse_date_values(column.array)
+        if parsed is None:
+            parsed = parse_date_column(column)
+        if parsed is not None:
+            frame.isetitem(position, parsed)
 
 
 def _build_frame(rows: list[dict[Any, Any]], columns: list[Any]) -> pd.DataFrame:

@@ -191,6 +191,20 @@ class _NoAuth(requests.auth.AuthBase):
 NO_AUTH = _NoAuth()
 
 
+# requests reads a body in chunks of 10 KiB, with a generator step and urllib3's error
+# wrappers around each one, which takes as long as decoding a KEV page's JSON. Larger
+# chunks halve the time a 10 MB page takes to arrive over loopback.
+_BODY_CHUNK_BYTES = 256 * 1024
+
+
+def _read_body(response: requests.Response) -> None:
+    """Read the whole body of a streamed response, so that ``.content`` returns it."""
+    # NOTE: ``_content`` is where requests keeps a body it has read; iter_content raises
+    # the same requests exceptions as ``.content`` (ChunkedEncodingError for a body cut
+    # short, ConnectionError for a read timeout).
+    response._content = b"".join(response.iter_content(_BODY_CHUNK_BYTES))
+
+
 def send(
     session: requests.Session,
     method: str,
@@ -225,7 +239,9 @@ def send(
                 auth=request_auth or NO_AUTH,
                 timeout=timeout,
                 allow_redirects=False,
+                stream=True,
             )
+            _read_body(response)
         except requests.RequestException as exc:
             failure = network_error(exc, url, timeout, redact, retries=retries)
         if failure is not None:
