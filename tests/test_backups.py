@@ -830,6 +830,20 @@ def test_parquet_batch_of_empty_records(tmp_path: Path) -> None:
     assert frame["a"][3] == 1
 
 
+def test_parquet_empty_batch_after_written_batches(tmp_path: Path) -> None:
+    records: list[dict[str, Any]] = [{"a": 1}, {}, {}, {}, {"a": 2}]
+    path = write_zip(tmp_path / "b.zip", {"m.json": as_ndjson(records)})
+
+    result = backup_to_parquet(path, tmp_path / "m.parquet", batch_rows=2, progress=False)
+
+    frame = pd.read_parquet(result.path)
+    assert result.rows == 5
+    assert str(frame["a"].dtype) == "float64"
+    assert frame["a"].tolist()[0] == 1.0
+    assert frame["a"].isna().tolist() == [False, True, True, True, False]
+    assert files_in(tmp_path) == ["b.zip", "m.parquet"]
+
+
 def test_parquet_many_batches(tmp_path: Path) -> None:
     records = [
         {"id": n, "cve": [f"CVE-2024-{n:05d}"], "meta": {"batch": n // 7}} for n in range(2_000)

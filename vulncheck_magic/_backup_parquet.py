@@ -13,16 +13,19 @@ import tempfile
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._backup_download import progress_bar
 from ._backup_records import iter_sized_records
+from ._gc import gc_paused
 from ._logging import logger
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
 __all__ = ["ParquetResult", "backup_to_parquet"]
 
@@ -58,12 +61,12 @@ def backup_to_parquet(
     field that is missing in some records of a batch is float64 in that batch, as in pandas.
 
     Schema strategy: a Parquet file has one schema, and a column may first appear in any
-    batch. Each batch is therefore written to a temporary Parquet file next to the output,
-    while the column set and types of all batches are merged. Then each temporary file is
-    read back, conformed to the merged schema and appended to ``<parquet_path>.part``. The
-    records are parsed once, and the extra cost is one local Parquet write and read per
-    batch. The ``.part`` file is renamed to ``parquet_path`` on success and removed on
-    failure.
+    batch. Batches go straight into ``<parquet_path>.part`` while the column set and types
+    stay those of the batches before. From the first batch that changes them, batches are
+    written to temporary Parquet files next to the output, and at the end everything is
+    read back, conformed to the merged schema and written again. The records are parsed
+    once; a change of schema costs one local Parquet write and read per batch. The ``.part``
+    file is renamed to ``parquet_path`` on success and removed on failure.
 
     Memory use is one batch: at most ``batch_rows`` records, and at most about 64 MB of
     their JSON text whatever ``batch_rows`` is. The decoded records and their frame take
@@ -73,8 +76,8 @@ def backup_to_parquet(
     NOTE: flattening runs per batch, so the bracketed column names that ``records_to_frame``
     gives to keys containing dots can differ between batches. Such columns stay separate.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    # Imported first, so that a missing pyarrow fails before any file is created.
+    import pyarrow.parquet  # noqa: F401
 
     from ._frames import records_to_frame
 
@@ -85,35 +88,32 @@ def backup_to_parquet(
     parquet_path.parent.mkdir(parents=True, exist_ok=True)
     part_path = parquet_path.with_name(parquet_path.name + ".part")
     started = time.perf_counter()
-    rows = 0
-    types: dict[str, pa.DataType] = {}
     bar = progress_bar(progress, total=None, desc=zip_path.name, unit=" records")
     try:
         with tempfile.TemporaryDirectory(
             prefix=f".{parquet_path.name}.batches-", dir=parquet_path.parent
         ) as spill_name:
-            # Each spilled batch with its row count: a batch of empty records has no columns,
-            # and an Arrow table without columns cannot hold a row count.
-            spills: list[tuple[Path, int]] = []
+            writer = _MergingWriter(part_path, Path(spill_name))
             with contextlib.closing(_record_batches(zip_path, batch_rows)) as batches:
-                for batch in batches:
-                    table = _frame_to_table(records_to_frame(batch, parse_dates=False))
-                    for field in table.schema:
-                        types[field.name] = _merge_types(types.get(field.name), field.type)
-                    spill_file = Path(spill_name) / f"{len(spills):08d}.parquet"
-                    pq.write_table(table, spill_file)
-                    spills.append((spill_file, len(batch)))
-                    rows += len(batch)
-                    bar.update(len(batch))
-            schema = pa.schema([pa.field(name, kind) for name, kind in types.items()])
-            if rows and not len(schema):
-                # NOTE: Parquet cannot store rows without columns, so the file has none.
+                while True:
+                    # Decoding a batch allocates its records in one burst: see _gc.
+                    with gc_paused():
+                        batch = next(batches, None)
+                    if batch is None:
+                        break
+                    size = len(batch)
+                    frame = records_to_frame(batch, parse_dates=False)
+                    # The records' strings are in the frame's Arrow columns now: free them
+                    # before the table is built, which holds the third copy of the batch.
+                    del batch
+                    table = _frame_to_table(frame)
+                    del frame
+                    writer.add(table, size)
+                    del table
+                    bar.update(size)
+            rows = writer.finish()
+            if writer.rows and not rows:
                 logger.warning("every record of %s is an empty object: no rows written", zip_path)
-                rows = 0
-            with pq.ParquetWriter(part_path, schema) as writer:
-                for spill_file, batch_size in spills:
-                    writer.write_table(_conform(pq.read_table(spill_file), schema, batch_size))
-                    spill_file.unlink()
         os.replace(part_path, parquet_path)
     except BaseException:
         part_path.unlink(missing_ok=True)
@@ -124,10 +124,86 @@ def backup_to_parquet(
         "wrote %s: %d rows, %d columns in %.1f s",
         parquet_path,
         rows,
-        len(types),
+        len(writer.types),
         time.perf_counter() - started,
     )
-    return ParquetResult(path=parquet_path, rows=rows, columns=len(types))
+    return ParquetResult(path=parquet_path, rows=rows, columns=len(writer.types))
+
+
+class _MergingWriter:
+    """Writes batches to one Parquet file under the merged schema of all of them.
+
+    While each batch leaves the merged schema as it was, the batch goes straight into the
+    output. From the first batch that adds a column or widens a type, batches are spilled
+    to temporary Parquet files instead, and :meth:`finish` rewrites the output with the
+    final schema: first the batches written so far, one row group at a time, then the
+    spilled ones.
+    """
+
+    def __init__(self, part_path: Path, spill_dir: Path) -> None:
+        self.part_path = part_path
+        self.spill_dir = spill_dir
+        self.types: dict[str, pa.DataType] = {}
+        self.rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._direct_schema: pa.Schema | None = None
+        # Each spilled batch with its row count: a batch of empty records has no columns,
+        # and an Arrow table without columns cannot hold a row count.
+        self._spills: list[tuple[Path, int]] = []
+
+    def _schema(self) -> pa.Schema:
+        import pyarrow as pa
+
+        return pa.schema([pa.field(name, kind) for name, kind in self.types.items()])
+
+    def add(self, table: pa.Table, rows: int) -> None:
+        """Write one batch of ``rows`` records, or spill it."""
+        import pyarrow.parquet as pq
+
+        for field in table.schema:
+            self.types[field.name] = _merge_types(self.types.get(field.name), field.type)
+        self.rows += rows
+        schema = self._schema()
+        if not self._spills and len(schema):
+            if self._writer is None:
+                self._direct_schema = schema
+                self._writer = pq.ParquetWriter(self.part_path, schema)
+            if schema.equals(self._direct_schema):
+                self._writer.write_table(_conform(table, schema, rows))
+                return
+        spill_file = self.spill_dir / f"{len(self._spills):08d}.parquet"
+        pq.write_table(table, spill_file)
+        self._spills.append((spill_file, rows))
+
+    def finish(self) -> int:
+        """Complete the file at ``part_path`` and return its number of rows."""
+        import pyarrow.parquet as pq
+
+        schema = self._schema()
+        if not len(schema):
+            # NOTE: Parquet cannot store rows without columns, so the file has none.
+            pq.ParquetWriter(self.part_path, schema).close()
+            return 0
+        if not self._spills:
+            assert self._writer is not None
+            self._writer.close()
+            return self.rows
+        sources: list[tuple[Path, int | None]] = []
+        if self._writer is not None:
+            self._writer.close()
+            written = self.spill_dir / "written.parquet"
+            os.replace(self.part_path, written)
+            sources.append((written, None))
+        sources.extend(self._spills)
+        with pq.ParquetWriter(self.part_path, schema) as writer:
+            for path, rows in sources:
+                source = pq.ParquetFile(path)
+                for group in range(source.num_row_groups):
+                    table = source.read_row_group(group)
+                    writer.write_table(_conform(table, schema, rows or table.num_rows))
+                source.close()
+                path.unlink()
+        return self.rows
 
 
 def _record_batches(zip_path: Path, batch_rows: int) -> Generator[list[dict[str, Any]], None, None]:
@@ -151,7 +227,7 @@ def _frame_to_table(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=[str(name) for name in frame.columns])
 
 
-def _column_to_array(column: pd.Series) -> pa.Array:
+def _column_to_array(column: pd.Series) -> pa.Array | pa.ChunkedArray:
     """Return one column as an Arrow array of null, bool, int64, float64 or string type."""
     import pyarrow as pa
     from pandas.api.types import (
@@ -170,6 +246,9 @@ def _column_to_array(column: pd.Series) -> pa.Array:
             return pa.array(column, type=pa.int64(), from_pandas=True)
         if is_float_dtype(dtype):
             return pa.array(column, type=pa.float64(), from_pandas=True)
+        if getattr(dtype, "storage", None) == "pyarrow":
+            # pandas' Arrow-backed str: the same buffers, without a Python string per value.
+            return pa.chunked_array(pa.array(column.array)).cast(pa.string())
         return pa.array(column.astype(object), type=pa.string(), from_pandas=True)
 
     values = column.tolist()
@@ -192,6 +271,23 @@ def _column_to_array(column: pd.Series) -> pa.Array:
 
 # One shared encoder, because json.dumps with options builds a new encoder on each call.
 _JSON_ENCODER = json.JSONEncoder(ensure_ascii=False)
+# The C encoder behind it, called without JSONEncoder.encode's Python layers, which take
+# more than half of the time of encoding a short list. It writes the same text.
+_C_ENCODER = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder(
+        None,
+        _JSON_ENCODER.default,
+        encode_basestring,
+        None,
+        _JSON_ENCODER.key_separator,
+        _JSON_ENCODER.item_separator,
+        False,
+        False,
+        True,
+    )
+)
 
 
 def _to_text(value: Any) -> str | None:
@@ -199,6 +295,8 @@ def _to_text(value: Any) -> str | None:
         return None
     if isinstance(value, str):
         return value
+    if _C_ENCODER is not None:
+        return "".join(_C_ENCODER(value, 0))
     return _JSON_ENCODER.encode(value)
 
 
