@@ -3,8 +3,9 @@
 The reference is the plain algorithm that ``records_to_frame`` documents: flatten every
 record, build the frame with ``pd.DataFrame(rows)``, then run the pandas date rule over every
 column. The fast path reuses flat records without copying them and parses date columns in
-Arrow; these tests compare both on the real data of the demo API and tests/data, and on
-generated records, with Arrow's date parser both on and off.
+Arrow, and cursor paging converts page by page and concatenates (``PagedFrame``). These
+tests compare each with the reference on the real data of the demo API and tests/data, and
+on generated records, with Arrow's date parser both on and off.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ from hypothesis import strategies as st
 
 from vulncheck_magic import _frames
 from vulncheck_magic._dates import parse_date_column
-from vulncheck_magic._frames import flatten_records, frame_from_rows, records_to_frame
+from vulncheck_magic._frames import (
+    PagedFrame,
+    flatten_records,
+    frame_from_rows,
+    records_to_frame,
+)
 from vulncheck_magic.demo._data import load_indexes
 
 DATA = Path(__file__).parent / "data"
@@ -71,12 +77,22 @@ def arrow_dates(enabled: bool) -> Iterator[None]:
 def assert_same_frame(records: list[Any], *, arrow: bool = True) -> None:
     with arrow_dates(arrow):
         frame = records_to_frame(records)
-        paged = frame_from_rows(
+        rows = frame_from_rows(
             [row for page in _pages(records, 3) for row in flatten_records(page)]
         )
+        by_page = {size: paged_frame(records, size) for size in (1, 2, 5)}
     expected = reference_frame(records)
     pd.testing.assert_frame_equal(frame, expected)
-    pd.testing.assert_frame_equal(paged, expected)
+    pd.testing.assert_frame_equal(rows, expected)
+    for size, paged in by_page.items():
+        pd.testing.assert_frame_equal(paged, expected, obj=f"pages of {size}")
+
+
+def paged_frame(records: list[Any], size: int) -> pd.DataFrame:
+    assembler = PagedFrame()
+    for page in _pages(records, size):
+        assembler.add(page)
+    return assembler.frame()
 
 
 def _pages(records: list[Any], size: int) -> list[list[Any]]:
@@ -164,6 +180,8 @@ cell_values = st.one_of(
     st.none(),
     st.just(float("nan")),
     st.integers(),
+    st.integers(min_value=2**63 - 2, max_value=2**64 + 2),
+    st.sampled_from([-(2**63), 10**30]),
     st.floats(allow_nan=False),
     st.booleans(),
     st.text(max_size=8),

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import warnings
+from typing import Any
 
 import pytest
+import requests
 from IPython.core.interactiveshell import InteractiveShell
 
 from vulncheck_magic import Client
-from vulncheck_magic._paging import PagingWarning
+from vulncheck_magic._paging import PagingWarning, collect_pages
+from vulncheck_magic._responses import peek_envelope_head
 
 from .conftest import SECRET_TOKEN, run_cell
 from .scripted_server import Reply, scripted_server
@@ -170,3 +173,111 @@ def test_magic_all_mistakes(shell: InteractiveShell, line: str, message: str) ->
     shell.run_line_magic("vulncheck", "demo")
     outcome = run_cell(shell, f"%vulncheck {line}")
     assert message in str(outcome.error)
+
+
+# --- the next request leaves while this page decodes ------------------------------------
+
+
+def test_next_page_requested_before_this_page_decodes() -> None:
+    events: list[str] = []
+
+    def fetch_page(params: dict[str, object]) -> tuple[Any, dict[str, object]]:
+        number = int(str(params.get("cursor", "0")))
+        events.append(f"request {number}")
+
+        def load() -> list[dict[str, object]]:
+            events.append(f"decode {number}")
+            return [{"n": number}]
+
+        return load, {"next_cursor": str(number + 1) if number < 2 else ""}
+
+    rows: list[Any] = []
+    summary = collect_pages(fetch_page, {"limit": 1}, progress=False, on_page=rows.extend)
+
+    assert rows == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert summary.complete
+    assert events.index("request 1") < events.index("decode 0")
+    assert events.index("request 2") < events.index("decode 1")
+    assert events.count("request 1") == 1
+
+
+def test_page_sent_ahead_is_dropped_at_max_rows() -> None:
+    # Pages of 10 rows, then one of 40: the request after it was sent before its rows were
+    # counted, and its answer is dropped.
+    def respond(query: dict[str, list[str]]) -> Reply:
+        step = int(query.get("cursor", ["0"])[0] or 0)
+        size = 40 if step == 1 else 10
+        return page(numbered(step * 100, size), str(step + 1), total=10**6)
+
+    with scripted_server() as server:
+        server.replies[PATH] = respond
+        with Client(server.url, token=SECRET_TOKEN) as client:
+            with pytest.warns(PagingWarning, match="max_rows=45"):
+                frame = client.index(
+                    "vulncheck-kev", all_pages=True, limit=10, max_rows=45, progress=False
+                )
+    paging = frame.attrs["vulncheck"]["paging"]
+    assert len(frame) == 50
+    assert paging["pages"] == 2
+    assert paging["next_cursor"] == "2"
+    assert frame["n"].tolist() == [*range(10), *range(100, 140)]
+
+
+def test_no_request_sent_ahead_when_the_page_reaches_max_rows() -> None:
+    def respond(query: dict[str, list[str]]) -> Reply:
+        step = int(query.get("cursor", ["0"])[0] or 0)
+        return page(numbered(step * 10, 10), str(step + 1), total=10**6)
+
+    with scripted_server() as server:
+        server.replies[PATH] = respond
+        with Client(server.url, token=SECRET_TOKEN) as client:
+            with pytest.warns(PagingWarning, match="max_rows=30"):
+                frame = client.index(
+                    "vulncheck-kev", all_pages=True, limit=10, max_rows=30, progress=False
+                )
+    assert len(frame) == 30
+    assert len(server.seen) == 3
+
+
+def test_two_meta_objects_stop_paging() -> None:
+    def respond(query: dict[str, list[str]]) -> Reply:
+        cursor = query.get("cursor", [""])[0]
+        if cursor == "c1":
+            body = b'{"_meta": {"next_cursor": "c2"}, "data": [{"n": 1}], "_meta": {}}'
+            return Reply(200, body)
+        return page(numbered(0, 10), "c1")
+
+    with scripted_server() as server:
+        server.replies[PATH] = respond
+        with Client(server.url, token=SECRET_TOKEN) as client:
+            with pytest.warns(PagingWarning, match="more than one '_meta'"):
+                frame = client.index("vulncheck-kev", all_pages=True, progress=False)
+    assert len(frame) == 10
+    assert frame.attrs["vulncheck"]["paging"]["next_cursor"] == "c1"
+
+
+@pytest.mark.parametrize(
+    ("body", "head"),
+    [
+        (b'{"_benchmark": 0.1, "_meta": {"next_cursor": "x"}, "data": []}', True),
+        (b' \n{ "_meta" : {"a": [1, {"b": "\\u00e9"}]} , "data": [1]}', True),
+        (b'{"data": [], "_meta": {"next_cursor": "x"}}', False),
+        (b'{"_meta": 5, "data": []}', False),
+        (b'{"_meta": {"next_cursor": "x"', False),
+        (b"[1, 2]", False),
+        (b"<html></html>", False),
+        (b"{}", False),
+    ],
+)
+def test_envelope_head(body: bytes, head: bool) -> None:
+    response = requests.Response()
+    response._content = body
+    response.encoding = "utf-8"
+
+    found = peek_envelope_head(response)
+
+    if head:
+        assert found is not None
+        assert found["_meta"] == json.loads(body.decode())["_meta"]
+    else:
+        assert found is None

@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -38,7 +39,7 @@ from ._http import (
 from ._logging import logger
 from ._params import InvalidParameterError, normalize_index_params, validate_index_name
 from ._redact import REDACTED, redact
-from ._responses import error_from_response, parse_json_body
+from ._responses import error_from_response, parse_json_body, peek_envelope_head
 from ._version import __version__
 
 __all__ = [
@@ -114,6 +115,18 @@ class Envelope:
 
     body: Any
     provenance: dict[str, Any]
+
+
+def _load_body(response: requests.Response, path: str, head: dict[str, Any]) -> Any:
+    body = parse_json_body(response, path)
+    meta, head_meta = (body.get("_meta") if isinstance(body, dict) else None), head.get("_meta")
+    if meta != head_meta and repr(meta) != repr(head_meta):
+        # Only a body with two _meta keys gets here: json keeps the last one.
+        raise ResponseFormatError(
+            f"The response body for {path} has more than one '_meta' object: the cursor "
+            "to follow is ambiguous. Try again, and check the base URL if it persists."
+        )
+    return body
 
 
 def default_base_url() -> str:
@@ -295,6 +308,58 @@ class Client(EndpointMethods):
         arrives, an APIError subclass for an HTTP error status, and ResponseFormatError for
         a 200 response that is not what ``expect`` names.
         """
+        response, wire_params, mode, elapsed = self._receive(
+            method, path, params, json_body=json_body, index=index, auth_mode=auth_mode
+        )
+        body = parse_json_body(response, path) if expect == "json" else response.text
+        return Envelope(
+            body, self._provenance(method, path, index, wire_params, mode, response, elapsed, body)
+        )
+
+    def fetch_head(
+        self,
+        path: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        index: str | None = None,
+        auth_mode: str | AuthMode | None = None,
+    ) -> tuple[Envelope, Callable[[], Any]]:
+        """Send ``GET base_url + path``; return the envelope's head now and its body later.
+
+        The head is what precedes ``data`` in the body (``_benchmark`` and ``_meta``), read
+        without decoding the records. The returned function decodes the whole body. Cursor
+        paging reads the next cursor from the head and requests the next page while this
+        page's records are decoded. A body whose ``_meta`` does not precede ``data`` is
+        decoded at once. Raises the errors that :meth:`request` documents; the function
+        raises ResponseFormatError for a body that is not JSON, or whose ``_meta`` differs
+        from the head's.
+        """
+        response, wire_params, mode, elapsed = self._receive(
+            "GET", path, params, json_body=None, index=index, auth_mode=auth_mode
+        )
+        head = peek_envelope_head(response)
+        if head is None:
+            body = parse_json_body(response, path)
+            head, load = body, lambda: body
+        else:
+            load = partial(_load_body, response, path, head)
+        provenance = self._provenance(
+            "GET", path, index, wire_params, mode, response, elapsed, head
+        )
+        return Envelope(head, provenance), load
+
+    def _receive(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, object] | None,
+        *,
+        json_body: Any,
+        index: str | None,
+        auth_mode: str | AuthMode | None,
+    ) -> tuple[requests.Response, dict[str, str], AuthMode, float]:
+        """Send the request and return the 200 response, the wire parameters, the auth mode
+        and the seconds it took; raise for anything but HTTP 200."""
         mode = self.auth_mode if auth_mode is None else _parse_auth_mode(auth_mode)
         wire_params = normalize_index_params(params or {})
         url = self.base_url + path
@@ -333,9 +398,21 @@ class Client(EndpointMethods):
                 f"The server responded to {path} with HTTP {response.status_code} instead of 200: "
                 "check the base URL (%vulncheck status)."
             )
-        body = parse_json_body(response, path) if expect == "json" else response.text
+        return response, wire_params, mode, elapsed
+
+    def _provenance(
+        self,
+        method: str,
+        path: str,
+        index: str | None,
+        wire_params: dict[str, str],
+        mode: AuthMode,
+        response: requests.Response,
+        elapsed: float,
+        body: Any,
+    ) -> dict[str, Any]:
         is_envelope = isinstance(body, dict)
-        provenance = {
+        return {
             "base_url": self.base_url,
             "endpoint": path,
             "method": method,
@@ -349,7 +426,6 @@ class Client(EndpointMethods):
             "fetched_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "package_version": __version__,
         }
-        return Envelope(body, provenance)
 
     def curl_command(
         self,

@@ -10,7 +10,7 @@ import contextlib
 import re
 import tempfile
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -98,11 +98,7 @@ class EndpointMethods:
         """Query an index and return the raw envelope (``_benchmark``, ``_meta``, ``data``)."""
         name = self._check_index_name(name, auth_mode)
         envelope = self.fetch(f"/v3/index/{name}", params, index=name, auth_mode=auth_mode)
-        if not isinstance(envelope.body, dict) or not isinstance(envelope.body.get("data"), list):
-            raise ResponseFormatError(
-                f"The response for index {name!r} has no list of records in 'data': "
-                "check the base URL (%vulncheck status)."
-            )
+        _records_of(envelope.body, name)
         return envelope
 
     def index(
@@ -176,7 +172,7 @@ class EndpointMethods:
         progress: bool,
         auth_mode: AuthArg,
     ) -> pd.DataFrame:
-        from ._frames import flatten_records, frame_from_rows
+        from ._frames import PagedFrame
         from ._paging import collect_pages
 
         for label, value in (("max_pages", max_pages), ("max_rows", max_rows)):
@@ -186,23 +182,34 @@ class EndpointMethods:
                 )
         first: list[Envelope] = []
 
-        def fetch_page(page_params: dict[str, object]) -> tuple[list[Any], Mapping[str, Any]]:
-            envelope = self.index_envelope(name, auth_mode=auth_mode, **page_params)  # type: ignore[attr-defined]
+        checked_name = self._check_index_name(name, auth_mode)  # type: ignore[attr-defined]
+
+        def fetch_page(
+            page_params: dict[str, object],
+        ) -> tuple[Callable[[], list[Any]], Mapping[str, Any]]:
+            envelope, load = self.fetch_head(  # type: ignore[attr-defined]
+                f"/v3/index/{checked_name}", page_params, index=checked_name, auth_mode=auth_mode
+            )
             if not first:
                 first.append(envelope)
-            meta = envelope.body.get("_meta")
-            return envelope.body["data"], meta if isinstance(meta, dict) else {}
+            meta = envelope.body.get("_meta") if isinstance(envelope.body, dict) else None
 
-        rows, summary = collect_pages(
+            def load_records() -> list[Any]:
+                return _records_of(load(), checked_name)
+
+            return load_records, meta if isinstance(meta, dict) else {}
+
+        paged = PagedFrame()
+        summary = collect_pages(
             fetch_page,
             params,
             max_pages=max_pages,
             max_rows=max_rows,
             progress=progress,
             description=name,
-            transform=flatten_records,
+            on_page=paged.add,
         )
-        frame = frame_from_rows(rows)
+        frame = paged.frame()
         provenance = dict(first[0].provenance)
         provenance["paging"] = summary.as_dict()
         frame.attrs["vulncheck"] = provenance
@@ -670,3 +677,14 @@ def frame_from_data(envelope: Envelope, columns: Sequence[str] = ()) -> pd.DataF
         frame = pd.DataFrame(columns=list(columns))
     frame.attrs["vulncheck"] = envelope.provenance
     return frame
+
+
+def _records_of(body: Any, name: str) -> list[Any]:
+    """Return the ``data`` list of an index envelope; raise ResponseFormatError without one."""
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise ResponseFormatError(
+            f"The response for index {name!r} has no list of records in 'data': "
+            "check the base URL (%vulncheck status)."
+        )
+    records: list[Any] = body["data"]
+    return records

@@ -14,7 +14,13 @@ import pandas as pd
 from ._dates import first_present, looks_like_date, parse_date_column, parse_date_values
 from ._gc import gc_paused
 
-__all__ = ["SCALAR_COLUMN", "flatten_records", "frame_from_rows", "records_to_frame"]
+__all__ = [
+    "SCALAR_COLUMN",
+    "PagedFrame",
+    "flatten_records",
+    "frame_from_rows",
+    "records_to_frame",
+]
 
 SCALAR_COLUMN = "value"
 """Column name used for records that are not JSON objects (``/v3/cpe`` returns CVE id strings)."""
@@ -103,6 +109,63 @@ def frame_from_rows(rows: list[dict[Any, Any]], *, parse_dates: bool = True) -> 
         if parse_dates:
             _convert_dates(frame, rows, columns)
         return frame
+
+
+class PagedFrame:
+    """The frame of a paged query, converted page by page as the pages arrive.
+
+    Each page becomes a frame while the next page downloads. When every page's frame has
+    the same columns, in the same order and with the same dtypes, their concatenation is
+    the frame that :func:`records_to_frame` would build from all records at once: each
+    column's dtype and date rule then hold for the union of the pages' values. Otherwise,
+    for example when a later page brings a new column or turns an integer column into
+    floats, :meth:`frame` builds the frame from all rows at the end.
+    """
+
+    def __init__(self) -> None:
+        self._rows: list[dict[Any, Any]] = []
+        self._frames: list[pd.DataFrame] | None = []
+
+    def add(self, records: Sequence[Any]) -> None:
+        """Flatten and convert one page of records."""
+        with gc_paused():
+            rows = flatten_records(records)
+            self._rows.extend(rows)
+            if self._frames is None or not rows:
+                return
+            frame = _page_frame(rows)
+            if frame is None or (self._frames and not _same_schema(self._frames[0], frame)):
+                self._frames = None
+            else:
+                self._frames.append(frame)
+
+    def frame(self) -> pd.DataFrame:
+        """Return the frame of all pages added."""
+        frames, self._frames = self._frames, None
+        if not frames:
+            rows, self._rows = self._rows, []
+            return frame_from_rows(rows)
+        self._rows = []
+        if len(frames) == 1:
+            return frames[0]
+        with gc_paused():
+            return pd.concat(frames, ignore_index=True)
+
+
+def _page_frame(rows: list[dict[Any, Any]]) -> pd.DataFrame | None:
+    # Pages whose keys need renaming (dots, lone surrogates) are named by all pages at once.
+    columns = list(dict.fromkeys(chain.from_iterable(rows)))
+    if any(isinstance(key, _KeyPath) or _SURROGATE.search(key) for key in columns):
+        return None
+    frame = _build_frame(rows, columns)
+    _convert_dates(frame, rows, columns)
+    return frame
+
+
+def _same_schema(first: pd.DataFrame, other: pd.DataFrame) -> bool:
+    return list(first.columns) == list(other.columns) and all(
+        left == right for left, right in zip(first.dtypes, other.dtypes, strict=True)
+    )
 
 
 def _are_flat(records: Sequence[Any]) -> bool:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 import warnings
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,11 +69,16 @@ class PagingSummary:
         }
 
 
-PageFetcher = Callable[[dict[str, object]], tuple[list[Any], Mapping[str, Any]]]
+# A page fetcher returns the page's records, or a function that decodes them, and its _meta.
+PageFetcher = Callable[
+    [dict[str, object]], tuple[list[Any] | Callable[[], list[Any]], Mapping[str, Any]]
+]
 
 # Pages fetched ahead of the one being converted. Two keep the network busy while the
 # converter works, and bound the memory held by pages not yet converted.
 _PREFETCH = 2
+# Seconds the decoding thread yields to the thread that sends the next request.
+_SEND_HEAD_START = 0.001
 
 
 def collect_pages(
@@ -82,16 +89,18 @@ def collect_pages(
     max_rows: int | None = None,
     progress: bool = True,
     description: str = "pages",
-    transform: Callable[[list[Any]], list[Any]] | None = None,
-) -> tuple[list[Any], PagingSummary]:
-    """Fetch pages with the cursor and return all records with a summary of the run.
+    on_page: Callable[[list[Any]], object],
+) -> PagingSummary:
+    """Fetch pages with the cursor, hand each page's records to ``on_page`` and return a
+    summary of the run.
 
-    ``fetch_page`` takes the query parameters of one page and returns its ``data`` list and
-    ``_meta``. A ``cursor`` in ``params`` resumes an earlier run instead of starting anew.
-    Pages download in a background thread while this thread applies ``transform`` (for
-    example flattening) to the pages already received, so that conversion overlaps the
-    network wait. A VulnCheckError on a later page ends the run with a PagingWarning, and the
-    records fetched before it are kept. An error on the first page is raised.
+    ``fetch_page`` takes the query parameters of one page and returns its ``data`` list, or
+    a function that decodes it, and its ``_meta``. A ``cursor`` in ``params`` resumes an
+    earlier run instead of starting anew. Pages download and decode in background threads
+    while this thread runs ``on_page`` (for example conversion to a frame) on the pages
+    already received, so that conversion overlaps the network wait. A VulnCheckError on a
+    later page ends the run with a PagingWarning, and the records fetched before it are
+    kept. An error on the first page is raised.
     """
     limits = (
         DEFAULT_MAX_PAGES if max_pages is None else max_pages,
@@ -106,7 +115,6 @@ def collect_pages(
         name="vulncheck-paging",
         daemon=True,
     )
-    records: list[Any] = []
     bar = _progress_bar(progress, description)
     fetcher.start()
     try:
@@ -121,7 +129,7 @@ def collect_pages(
                     bar.total = min(summary.total_documents, limits[1])
                 bar.update(len(payload))
                 bar.set_postfix(pages=summary.pages)
-            records.extend(transform(payload) if transform is not None else payload)
+            on_page(payload)
     finally:
         stop.set()
         if bar is not None:
@@ -135,7 +143,7 @@ def collect_pages(
         summary.pages,
         summary.stop_reason,
     )
-    return records, summary
+    return summary
 
 
 def _put(pages: queue.Queue[tuple[str, Any]], item: tuple[str, Any], stop: threading.Event) -> bool:
@@ -158,18 +166,56 @@ def _fetch_pages(
     stop: threading.Event,
 ) -> None:
     """Run the cursor loop in the background thread and queue each page's records."""
-    page_limit, row_limit = limits
     base = {key: value for key, value in params.items() if key not in ("page", "start_cursor")}
     cursor = base.pop("cursor", None)
     seen_cursors: set[str] = {str(cursor)} if cursor else set()
+    prefetch = _Prefetch(fetch_page)
+    try:
+        _fetch_loop(prefetch, base, cursor, seen_cursors, limits, summary, pages, stop)
+    finally:
+        prefetch.close()
+
+
+def _page_params(base: dict[str, object], cursor: object) -> dict[str, object]:
+    page_params = dict(base)
+    if cursor:
+        page_params["cursor"] = cursor
+    else:
+        page_params["start_cursor"] = True
+    return page_params
+
+
+def _fetch_loop(
+    prefetch: _Prefetch,
+    base: dict[str, object],
+    cursor: object,
+    seen_cursors: set[str],
+    limits: tuple[int, int],
+    summary: PagingSummary,
+    pages: queue.Queue[tuple[str, Any]],
+    stop: threading.Event,
+) -> None:
+    page_limit, row_limit = limits
+    # Rows expected on the next page: the last page's, or the limit before the first.
+    limit = base.get("limit")
+    expected_rows = limit if isinstance(limit, int) and not isinstance(limit, bool) else None
     while not stop.is_set():
-        page_params = dict(base)
-        if cursor:
-            page_params["cursor"] = cursor
-        else:
-            page_params["start_cursor"] = True
+        page_params = _page_params(base, cursor)
         try:
-            data, meta = fetch_page(page_params)
+            loaded, meta = prefetch.take(page_params)
+            following = str(meta.get("next_cursor") or "")
+            if (
+                following
+                and following not in seen_cursors
+                and following != cursor
+                and summary.pages + 1 < page_limit
+                and expected_rows is not None
+                and summary.rows + expected_rows < row_limit
+            ):
+                # Request the next page now, while this one decodes. Should this page turn
+                # out empty or reach max_rows after all, that answer is dropped unread.
+                prefetch.start(_page_params(base, following))
+            data = loaded() if callable(loaded) else loaded
         except VulnCheckError as exc:
             if summary.pages == 0:
                 _put(pages, ("error", exc), stop)
@@ -195,6 +241,7 @@ def _fetch_pages(
         # Whole pages only: a page cut short could not be resumed without repeating or
         # skipping rows, because a cursor points at page boundaries.
         summary.rows += len(data)
+        expected_rows = len(data)
         if not _put(pages, ("page", data), stop):
             return
 
@@ -231,6 +278,51 @@ def _fetch_pages(
         seen_cursors.add(next_cursor)
         cursor = next_cursor
     _put(pages, ("done", None), stop)
+
+
+class _Prefetch:
+    """The request for the next page, sent in a second thread while this page decodes.
+
+    Cursor paging is sequential: each request needs the cursor of the page before. The
+    cursor is in ``_meta``, which the API writes before ``data``, so the next request can
+    leave before the records of this page are decoded, and the decoding overlaps the
+    network wait instead of adding to it.
+    """
+
+    def __init__(self, fetch_page: PageFetcher) -> None:
+        self._fetch_page = fetch_page
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: tuple[dict[str, object], Future[Any]] | None = None
+
+    def start(self, page_params: dict[str, object]) -> None:
+        """Send the request for ``page_params`` in the background."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="vulncheck-prefetch")
+        sent = threading.Event()
+
+        def fetch() -> Any:
+            sent.set()
+            return self._fetch_page(page_params)
+
+        self._pending = (page_params, self._executor.submit(fetch))
+        # json.loads holds the GIL for a whole page, so the request thread gets a moment to
+        # send its request before this thread starts decoding.
+        sent.wait(1.0)
+        time.sleep(_SEND_HEAD_START)
+
+    def take(self, page_params: dict[str, object]) -> tuple[Any, Mapping[str, Any]]:
+        """Return the page for ``page_params``: the one sent ahead, else fetched now."""
+        pending, self._pending = self._pending, None
+        if pending is not None and pending[0] == page_params:
+            result: tuple[Any, Mapping[str, Any]] = pending[1].result()
+            return result
+        return self._fetch_page(page_params)
+
+    def close(self) -> None:
+        """Drop a request sent ahead that is no longer needed, without waiting for it."""
+        self._pending = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _total_text(summary: PagingSummary) -> str:

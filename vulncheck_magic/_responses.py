@@ -126,6 +126,61 @@ def error_from_response(
     return error_class(status, endpoint, messages, index=index, hint=hint)
 
 
+_HEAD_KEYS_BEFORE_META = 8
+_JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_HEAD_DECODER = json.JSONDecoder()
+
+
+def peek_envelope_head(response: requests.Response) -> dict[str, Any] | None:
+    """Return the keys that precede ``data`` in a JSON envelope, or None.
+
+    VulnCheck writes ``_benchmark`` and ``_meta`` before ``data``, so the next cursor can be
+    read from the first bytes of a page without decoding its records. Returns None when
+    ``_meta`` is not among the first few keys or does not come before ``data``, or when the
+    body does not start as a JSON object; the caller then decodes the whole body.
+    """
+    content = response.content
+    encoding = (response.encoding or "utf-8").lower()
+    if content[:64].lstrip()[:1] != b"{" or encoding not in ("utf-8", "utf8"):
+        return None
+    # The head is small: decoding a prefix spares a copy of a large body. A character cut
+    # in two at the end of the prefix is dropped, and only matters if _meta reaches it.
+    for size in (64 * 1024, len(content)):
+        head = _read_head(content[:size].decode("utf-8", "ignore"))
+        if head is not None or size >= len(content):
+            return head
+    return None
+
+
+def _skip_space(text: str, position: int) -> int:
+    match = _JSON_WHITESPACE.match(text, position)
+    return match.end() if match else position
+
+
+def _read_head(text: str) -> dict[str, Any] | None:
+    head: dict[str, Any] = {}
+    position = _skip_space(text, 0) + 1  # after the opening brace
+    try:
+        for _ in range(_HEAD_KEYS_BEFORE_META):
+            key, position = _HEAD_DECODER.raw_decode(text, _skip_space(text, position))
+            position = _skip_space(text, position)
+            if not isinstance(key, str) or key == "data" or key in head:
+                return None
+            if text[position : position + 1] != ":":
+                return None
+            value, position = _HEAD_DECODER.raw_decode(text, _skip_space(text, position + 1))
+            head[key] = value
+            if key == "_meta":
+                return head if isinstance(value, dict) else None
+            position = _skip_space(text, position)
+            if text[position : position + 1] != ",":
+                return None
+            position += 1
+    except ValueError:
+        return None
+    return None
+
+
 def parse_json_body(response: requests.Response, endpoint: str) -> Any:
     """Return the parsed JSON body of a 200 response; raise ResponseFormatError otherwise.
 
