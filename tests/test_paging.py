@@ -202,8 +202,8 @@ def test_next_page_requested_before_this_page_decodes() -> None:
 
 
 def test_page_sent_ahead_is_dropped_at_max_rows() -> None:
-    # Pages of 10 rows, then one of 40: the request after it was sent before its rows were
-    # counted, and its answer is dropped.
+    # Pages of 10 rows, then one of 40: the request for the page after it left before its
+    # rows were counted, and its response is dropped.
     def respond(query: dict[str, list[str]]) -> Reply:
         step = int(query.get("cursor", ["0"])[0] or 0)
         size = 40 if step == 1 else 10
@@ -223,7 +223,7 @@ def test_page_sent_ahead_is_dropped_at_max_rows() -> None:
     assert frame["n"].tolist() == [*range(10), *range(100, 140)]
 
 
-def test_no_request_sent_ahead_when_the_page_reaches_max_rows() -> None:
+def test_no_prefetch_at_max_rows() -> None:
     def respond(query: dict[str, list[str]]) -> Reply:
         step = int(query.get("cursor", ["0"])[0] or 0)
         return page(numbered(step * 10, 10), str(step + 1), total=10**6)

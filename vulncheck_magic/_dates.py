@@ -2,8 +2,8 @@
 
 A column becomes ``datetime64[ns, UTC]`` when every non-empty value is a string in one of the
 ISO-8601 forms below. Whole columns parse in Arrow's C++ parser when pyarrow is installed,
-and with ``pd.to_datetime`` otherwise; both give the same values, and a column that Arrow
-cannot read in one pass (zoned and zone-less strings mixed) goes to pandas.
+and with ``pd.to_datetime`` otherwise. Both give the same values. A column that Arrow cannot
+read in one pass, because it mixes zoned and zone-less strings, goes to pandas.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def parse_date_values(values: Sequence[Any] | np.ndarray) -> pd.Series | None:
     """Parse one column's values, or return None if it is not a date column.
 
     None, NaN and ``""`` become NaT. Returns None when pyarrow is missing, when a value is
-    not a string, or when Arrow cannot parse the column in one pass; the caller then builds
-    the column as usual and passes it to :func:`parse_date_column`.
+    not a string, or when Arrow cannot parse the column in one pass. The caller then passes
+    the column to :func:`parse_date_column`.
     """
     try:
         import pyarrow as pa
@@ -82,8 +82,8 @@ def parse_date_values(values: Sequence[Any] | np.ndarray) -> pd.Series | None:
     if pc.match_substring_regex(array, _ARROW_ISO_DATE_PATTERN).false_count:
         return None
     # Arrow reads a zoned string only as a zoned timestamp and a zone-less one only as a
-    # naive one; zone-less timestamps are UTC by this module's rule. The first value says
-    # which to try first, and a column with both kinds goes to pandas.
+    # naive one, which is UTC by this module's rule. The first value decides which to try
+    # first. A column with both kinds goes to pandas.
     zoned = pa.timestamp("ns", "UTC")
     naive = pa.timestamp("ns")
     first = array.drop_null()[0].as_py()

@@ -206,7 +206,7 @@ def _has_nested(record: dict[Any, Any]) -> bool:
 
 
 def _is_numpy_object(dtype: Any) -> bool:
-    # pandas' str dtype also has kind "O", but holds nothing but strings.
+    # pandas' str dtype also has kind "O", but contains nothing but strings.
     return isinstance(dtype, np.dtype) and dtype.kind == "O"
 
 

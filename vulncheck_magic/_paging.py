@@ -213,7 +213,7 @@ def _fetch_loop(
                 and summary.rows + expected_rows < row_limit
             ):
                 # Request the next page now, while this one decodes. Should this page turn
-                # out empty or reach max_rows after all, that answer is dropped unread.
+                # out empty or reach max_rows after all, that response is dropped.
                 prefetch.start(_page_params(base, following))
             data = loaded() if callable(loaded) else loaded
         except VulnCheckError as exc:

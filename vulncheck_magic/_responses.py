@@ -137,7 +137,7 @@ def peek_envelope_head(response: requests.Response) -> dict[str, Any] | None:
     VulnCheck writes ``_benchmark`` and ``_meta`` before ``data``, so the next cursor can be
     read from the first bytes of a page without decoding its records. Returns None when
     ``_meta`` is not among the first few keys or does not come before ``data``, or when the
-    body does not start as a JSON object; the caller then decodes the whole body.
+    body does not start as a JSON object. The caller then decodes the whole body.
     """
     content = response.content
     encoding = (response.encoding or "utf-8").lower()
