@@ -7,8 +7,10 @@ Usage::
 Phases, each timed on its own against the loopback server (``_bench_server``), the least
 time of ``--rounds`` calls:
 
-- HTTP: ``requests.Session.get(...).content``, the body's bytes;
-- JSON: ``json.loads`` of those bytes;
+- HTTP: the body's bytes from ``requests.Session.get``, read in the client's chunk size
+  (``_http._BODY_CHUNK_BYTES``) when the code under test has one, else with ``.content``;
+- JSON: ``json.loads`` of those bytes, with the garbage collector paused when the code
+  under test pauses it (``_gc.gc_paused``);
 - flattening: ``records_to_frame(data, parse_dates=False)``;
 - date detection and parsing: ``records_to_frame(data)`` minus flattening;
 - tidy columns: ``index(tidy=True)`` minus ``index(tidy=False)``, when the option exists;
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import importlib
 import inspect
 import json
 import pstats
@@ -40,6 +43,27 @@ from vulncheck_magic._frames import records_to_frame
 
 TOKEN = "bench-token"
 SHAPES = [(KEV, 1_404), (KEV, 10_000), (NVD, 1_000)]
+
+
+def read_body(
+    session: requests.Session, url: str, params: dict[str, Any], headers: dict[str, str]
+) -> bytes:
+    """Return the body's bytes, read the way the code under test reads them."""
+    chunk = getattr(importlib.import_module("vulncheck_magic._http"), "_BODY_CHUNK_BYTES", None)
+    if chunk is None:
+        return session.get(url, params=params, headers=headers).content
+    response = session.get(url, params=params, headers=headers, stream=True)
+    return b"".join(response.iter_content(chunk))
+
+
+def decode_json(body: bytes) -> Any:
+    """Return ``json.loads(body)``, with the collector paused if the code under test does."""
+    try:
+        from vulncheck_magic._gc import gc_paused
+    except ImportError:
+        return json.loads(body)
+    with gc_paused():
+        return json.loads(body)
 
 
 def phase_times(
@@ -61,8 +85,8 @@ def phase_times(
     has_parse_dates = "parse_dates" in inspect.signature(records_to_frame).parameters
 
     contenders: dict[str, Callable[[], Any]] = {
-        "HTTP": lambda: session.get(url, params=params, headers=headers).content,
-        "JSON": lambda: json.loads(body),
+        "HTTP": lambda: read_body(session, url, params, headers),
+        "JSON": lambda: decode_json(body),
         "frame": lambda: records_to_frame(data),
         "ours": lambda: client.index(
             name, limit=rows, **_bench_ours.tidy_arguments(False), **no_cache

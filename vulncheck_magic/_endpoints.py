@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._auth import AuthMode
 from ._errors import ResponseFormatError, VulnCheckWarning
+from ._gc import gc_paused
 from ._logging import logger
 from ._params import InvalidParameterError, normalize_cve
 
@@ -153,8 +154,12 @@ class EndpointMethods:
                 auth_mode=auth_mode,
             )
         else:
-            envelope = self.index_envelope(name, auth_mode=auth_mode, **params)  # type: ignore[attr-defined]
-            frame = frame_from_data(envelope)
+            # One pause for decoding and conversion, which ends after the records are
+            # freed, so that the collection it defers does not walk them (see _gc).
+            with gc_paused():
+                envelope = self.index_envelope(name, auth_mode=auth_mode, **params)  # type: ignore[attr-defined]
+                frame = frame_from_data(envelope)
+                del envelope
         if tidy:
             frame = _tidy(frame, raw_columns=raw_columns)
         _flag_ignored_filters(frame.attrs["vulncheck"])
