@@ -119,13 +119,15 @@ class FrameCache:
 def _copy_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Copy a frame cheaply but safely, with its own attrs.
 
-    pandas 3 copies on write, so a shallow copy is already independent. Older pandas needs
-    a deep copy. NOTE: lists and dicts inside object cells are shared in both cases, so
-    changing such an object in place changes the cached frame too.
+    pandas 3 copies on write, so a shallow copy is already independent, and its copy()
+    deep-copies attrs. Older pandas needs a deep copy, with attrs copied here. NOTE: lists
+    and dicts inside object cells are shared in both cases, so changing such an object in
+    place changes the cached frame too.
     """
     import pandas as pd
 
-    copy_on_write = int(pd.__version__.split(".")[0]) >= 3
-    result = frame.copy(deep=not copy_on_write)
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return frame.copy(deep=False)
+    result = frame.copy(deep=True)
     result.attrs = copy.deepcopy(frame.attrs)
     return result
