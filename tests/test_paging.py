@@ -281,3 +281,20 @@ def test_envelope_head(body: bytes, head: bool) -> None:
         assert found["_meta"] == json.loads(body.decode())["_meta"]
     else:
         assert found is None
+
+
+def test_failed_run_not_cached() -> None:
+    def respond(query: dict[str, list[str]]) -> Reply:
+        cursor = query.get("cursor", [""])[0]
+        if cursor == "c1":
+            return Reply(503, b'{"error": true, "errors": ["busy"]}')
+        return page(numbered(0, 10), "c1")
+
+    with scripted_server() as server:
+        server.replies[PATH] = respond
+        with Client(server.url, token=SECRET_TOKEN, max_retries=0) as client:
+            for _ in range(2):
+                with pytest.warns(PagingWarning, match="stopped at page 2"):
+                    frame = client.index("vulncheck-kev", all_pages=True, progress=False)
+                assert "cached" not in frame.attrs["vulncheck"]
+    assert len(server.seen) == 4

@@ -69,3 +69,17 @@ def test_no_summary_for_errors_and_session_commands(demo_shell: InteractiveShell
     assert "rows" not in failed.stdout
     status = run_cell(demo_shell, "%vulncheck status")
     assert "rows" not in status.stdout
+
+
+def test_cached_all_summary(demo_shell: InteractiveShell) -> None:
+    source = "%vulncheck index cisa-kev --all --limit 1000 -o df"
+    first = run_cell(demo_shell, source)
+    second = run_cell(demo_shell, source)
+
+    assert first.error is None, first.text
+    assert "cached" not in first.stdout
+    assert (
+        second.stdout.rstrip()
+        .splitlines()[-1]
+        .startswith("cisa-kev: 1,404 rows of 1,404 documents in 2 pages, complete (cached ")
+    )

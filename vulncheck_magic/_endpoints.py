@@ -163,7 +163,9 @@ class EndpointMethods:
         if tidy:
             frame = _tidy(frame, raw_columns=raw_columns)
         _flag_ignored_filters(frame.attrs["vulncheck"])
-        if cache_key is not None:
+        paging = frame.attrs["vulncheck"].get("paging") or {}
+        # A run that a failed page cut short is not cached: the next call should retry.
+        if cache_key is not None and not paging.get("error"):
             self.frame_cache.put(*cache_key, frame)  # type: ignore[attr-defined]
         return frame
 

@@ -36,7 +36,7 @@ def summarize(frame: Any) -> str | None:
         return text + (f", {failed} failed (see the error column)" if failed else "")
     paging = provenance.get("paging")
     if isinstance(paging, dict):
-        return _paging_summary(target, rows, paging)
+        return _paging_summary(target, rows, paging) + _cached_text(provenance)
     meta = provenance.get("meta") if isinstance(provenance.get("meta"), dict) else {}
     total = meta.get("total_documents")
     text = f"{target}: {_plural(rows, 'row')}"
@@ -60,11 +60,13 @@ def summarize(frame: Any) -> str | None:
             text += "; beyond this page use --all"
     if provenance.get("ignored_params"):
         text += f"; ignored filters: {', '.join(provenance['ignored_params'])}"
-    if provenance.get("cached"):
-        text += (
-            f" (cached {provenance.get('cache_age_seconds', 0):.0f} s ago; --no-cache refetches)"
-        )
-    return text
+    return text + _cached_text(provenance)
+
+
+def _cached_text(provenance: dict[str, Any]) -> str:
+    if not provenance.get("cached"):
+        return ""
+    return f" (cached {provenance.get('cache_age_seconds', 0):.0f} s ago; --no-cache refetches)"
 
 
 def _paging_summary(target: str, rows: int, paging: dict[str, Any]) -> str:
