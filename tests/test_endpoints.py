@@ -233,3 +233,41 @@ def test_failed_export_keeps_result(demo_shell: InteractiveShell, tmp_path: Path
     assert outcome.error is None, outcome.text
     assert "Warning: the result was not written to" in outcome.stderr
     assert len(demo_shell.user_ns.pop("kept")) == 2
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("backup cisa-kev --download", "{file}/sub"),
+        ("backup cisa-kev --parquet", "{file}/out.parquet"),
+        ("backup cisa-kev --load --keep-zip", "{file}"),
+        ("rules snort --save", "{file}/snort.rules"),
+    ],
+)
+def test_unwritable_target_rejected_early(
+    demo_shell: InteractiveShell, tmp_path: Path, option: str, value: str
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+
+    outcome = run_cell(demo_shell, f"%vulncheck {option} {value.format(file=blocker)}")
+
+    assert isinstance(outcome.error, UsageError)
+    assert "is a file" in str(outcome.error)
+    assert len(str(outcome.error).splitlines()) == 1
+
+
+def test_read_only_folder_rejected(
+    demo_shell: InteractiveShell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tests may run as root, which writes anywhere, so the permission check is simulated.
+    monkeypatch.setattr("vulncheck_magic._data_commands.os.access", lambda path, mode: False)
+
+    outcome = run_cell(demo_shell, f"%vulncheck backup cisa-kev --parquet {tmp_path}/x.parquet")
+
+    assert isinstance(outcome.error, UsageError)
+    assert str(outcome.error) == (
+        f"--parquet cannot write to {str(tmp_path)!r}, because {str(tmp_path)!r} is not "
+        "writable: choose another folder"
+    )
+    assert not list(tmp_path.iterdir())

@@ -95,7 +95,7 @@ def test_429_forever_is_an_error(mode: str, caplog: pytest.LogCaptureFixture) ->
             client.retry_notice = None
             with pytest.raises(RateLimitError) as caught:
                 client.index("vulncheck-kev")
-    assert "Gave up after 1 retries; the last status was 429." in str(caught.value)
+    assert "Gave up after 1 retry; the last status was 429." in str(caught.value)
     assert_no_token(texts + error_texts(caught.value))
 
 

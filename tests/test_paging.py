@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import _thread
 import json
+import re
+import threading
 import warnings
 from typing import Any
 
@@ -11,11 +14,12 @@ import requests
 from IPython.core.interactiveshell import InteractiveShell
 
 from vulncheck_magic import Client
-from vulncheck_magic._paging import PagingWarning, collect_pages
+from vulncheck_magic._paging import PagingInterrupted, PagingWarning, collect_pages
+from vulncheck_magic._params import InvalidParameterError
 from vulncheck_magic._responses import peek_envelope_head
 
 from .conftest import SECRET_TOKEN, run_cell
-from .scripted_server import Reply, scripted_server
+from .scripted_server import Reply, Responder, scripted_server
 
 PATH = "/v3/index/vulncheck-kev"
 
@@ -298,3 +302,80 @@ def test_failed_run_not_cached() -> None:
                     frame = client.index("vulncheck-kev", all_pages=True, progress=False)
                 assert "cached" not in frame.attrs["vulncheck"]
     assert len(server.seen) == 4
+
+
+# --- Ctrl-C during --all -----------------------------------------------------------------
+
+
+def interrupting(at_step: int, pages: int = 20) -> Responder:
+    """Pages of 10 numbered rows; the request for page ``at_step`` interrupts the main thread
+    once, as Ctrl-C would."""
+    interrupted = threading.Event()
+
+    def respond(query: dict[str, list[str]]) -> Reply:
+        step = int(query.get("cursor", ["0"])[0] or 0)
+        if step == at_step and not interrupted.is_set():
+            interrupted.set()
+            _thread.interrupt_main()
+        following = str(step + 1) if step + 1 < pages else ""
+        return page(numbered(step * 10, 10), following, total=pages * 10)
+
+    return respond
+
+
+def test_interrupt_keeps_received_rows() -> None:
+    with scripted_server() as server:
+        server.replies[PATH] = interrupting(at_step=8)
+        with Client(server.url, token=SECRET_TOKEN) as client:
+            with pytest.raises(PagingInterrupted) as caught:
+                client.index("vulncheck-kev", all_pages=True, progress=False)
+            frame = caught.value.frame
+            paging = frame.attrs["vulncheck"]["paging"]
+            rest = client.index(
+                "vulncheck-kev", all_pages=True, cursor=paging["next_cursor"], progress=False
+            )
+    assert paging["stop_reason"] == "interrupted"
+    assert not paging["complete"]
+    assert paging["pages"] >= 1
+    assert len(frame) == paging["rows"] == 10 * paging["pages"]
+    assert frame["n"].tolist() == list(range(len(frame)))
+    assert [*frame["n"], *rest["n"]] == list(range(200))
+    assert "interrupted after" in str(caught.value)
+
+
+def test_magic_interrupt_returns_rows(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VULNCHECK_API_TOKEN", SECRET_TOKEN)
+    with scripted_server() as server:
+        server.replies[PATH] = interrupting(at_step=8)
+        run_cell(shell, f"%config VulnCheckMagic.base_url = '{server.url}'")
+        outcome = run_cell(shell, "df = %vulncheck index vulncheck-kev --all")
+    frame = shell.user_ns["df"]
+    paging = frame.attrs["vulncheck"]["paging"]
+    assert outcome.error is None, outcome.text
+    assert paging["stop_reason"] == "interrupted"
+    assert len(frame) == paging["rows"]
+    assert "interrupted after" in outcome.stderr
+    assert f"--cursor {paging['next_cursor']}" in outcome.stderr
+    assert SECRET_TOKEN not in outcome.stdout + outcome.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"all_pages": True, "max_rows": "250"}, "invalid max_rows '250'"),
+        ({"all_pages": True, "max_rows": 2.5}, "invalid max_rows 2.5"),
+        ({"all_pages": True, "max_pages": True}, "invalid max_pages True"),
+        ({"all_pages": True, "max_pages": 0}, "invalid max_pages 0"),
+        ({"max_rows": 10}, "max_rows applies to all_pages=True"),
+    ],
+)
+def test_python_caps_validated(client: Client, options: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidParameterError, match=re.escape(message)):
+        client.index("cisa-kev", progress=False, **options)
+
+
+def test_empty_cursor_rejected(client: Client) -> None:
+    with pytest.raises(InvalidParameterError, match="invalid cursor ''"):
+        client.index("cisa-kev", all_pages=True, cursor="", progress=False)

@@ -173,5 +173,5 @@ def test_read_stall_times_out() -> None:
             connection.close()
         listener.close()
     assert type(caught.value).__name__ == "NetworkError"
-    assert "timed out after 0.3 s (1 retries made)" in str(caught.value)
+    assert "timed out after 0.3 s (1 retry made)" in str(caught.value)
     assert len(accepted) == 2

@@ -374,7 +374,9 @@ def _add_backup(new: NewParser) -> None:
         "which expire and carry their own credentials). --download streams the zip to DIR with a "
         "progress bar, checks its sha256 and unzips it; nothing is held in memory. --load reads "
         "the records into a frame. --parquet converts them to a Parquet file in batches with "
-        "bounded memory. Downloads never carry the API token.",
+        "bounded memory: columns are flattened as in --load, but dates stay ISO strings, lists "
+        "and objects are JSON text and there are no tidy columns. Downloads never carry the "
+        "API token.",
     )
     backup.add_argument("name", metavar="NAME", help="index name, e.g. vulncheck-kev")
     action = backup.add_mutually_exclusive_group()

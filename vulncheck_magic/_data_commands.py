@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
+from ._paging import PagingInterrupted, PagingWarning
 from ._params import InvalidParameterError
 from ._parser import index_params
 
@@ -145,18 +148,23 @@ def _index(client: Client, args: argparse.Namespace, progress: bool) -> Any:
         raise UsageError("--raw-columns keeps columns next to the tidy ones: leave out --no-tidy")
     if args.raw:
         return client.index_envelope(args.name, auth_mode=args.auth, **params).body
-    return client.index(
-        args.name,
-        all_pages=args.all,
-        max_pages=args.max_pages,
-        max_rows=args.max_rows,
-        progress=progress,
-        tidy=not args.no_tidy,
-        raw_columns=args.raw_columns,
-        cache=not args.no_cache,
-        auth_mode=args.auth,
-        **params,
-    )
+    try:
+        return client.index(
+            args.name,
+            all_pages=args.all,
+            max_pages=args.max_pages,
+            max_rows=args.max_rows,
+            progress=progress,
+            tidy=not args.no_tidy,
+            raw_columns=args.raw_columns,
+            cache=not args.no_cache,
+            auth_mode=args.auth,
+            **params,
+        )
+    except PagingInterrupted as interrupted:
+        # In a notebook, Ctrl-C or the stop button during --all keeps what has arrived.
+        warnings.warn(interrupted.summary.warning, PagingWarning, stacklevel=2)
+        return interrupted.frame
 
 
 def _backups(client: Client, args: argparse.Namespace, progress: bool) -> Any:
@@ -166,7 +174,6 @@ def _backups(client: Client, args: argparse.Namespace, progress: bool) -> Any:
 
 
 def _backup(client: Client, args: argparse.Namespace, progress: bool) -> Any:
-    import pandas as pd
 
     acting = args.download or args.load or args.parquet
     if args.raw and acting:
@@ -175,8 +182,10 @@ def _backup(client: Client, args: argparse.Namespace, progress: bool) -> Any:
         )
     if args.max_rows is not None and not args.load:
         raise UsageError("--max-rows applies to --load: add --load")
-    if args.download and Path(args.download).expanduser().is_file():
-        raise UsageError(f"--download needs a folder, and {args.download!r} is a file")
+    if args.download:
+        _check_folder("--download", Path(args.download).expanduser())
+    if args.keep_zip:
+        _check_folder("--keep-zip", Path(args.keep_zip).expanduser())
     if args.parquet:
         import importlib.util
 
@@ -186,6 +195,7 @@ def _backup(client: Client, args: argparse.Namespace, progress: bool) -> Any:
             )
         if importlib.util.find_spec("pyarrow") is None:
             raise UsageError("--parquet needs pyarrow: pip install 'vulncheck-magic[parquet]'")
+        _check_folder("--parquet", Path(args.parquet).expanduser().parent)
     if args.keep_zip and not (args.load or args.parquet):
         raise UsageError("--keep-zip applies to --load and --parquet")
     if (args.no_tidy or args.raw_columns) and not args.load:
@@ -194,6 +204,19 @@ def _backup(client: Client, args: argparse.Namespace, progress: bool) -> Any:
         raise UsageError("--raw-columns keeps columns next to the tidy ones: leave out --no-tidy")
     if args.raw:
         return client.backup_envelope(args.name, auth_mode=args.auth).body
+    try:
+        return _run_backup(client, args, progress)
+    except OSError as exc:
+        # Checked folders can still fail later: a full disk, or permissions changed.
+        raise UsageError(
+            f"cannot write the backup files: {exc.strerror or exc} ({exc.filename}); "
+            "free some space or choose another folder"
+        ) from None
+
+
+def _run_backup(client: Client, args: argparse.Namespace, progress: bool) -> Any:
+    import pandas as pd
+
     if args.download:
         results = client.download_backup(
             args.name, args.download, progress=progress, auth_mode=args.auth
@@ -302,13 +325,45 @@ def _pdns(client: Client, args: argparse.Namespace, progress: bool) -> Any:
 def _rules(client: Client, args: argparse.Namespace, progress: bool) -> Any:
     from ._endpoints import rules_frame
 
+    if args.save:
+        target = Path(args.save).expanduser()
+        if target.is_dir():
+            raise UsageError(f"--save needs a file name, and {args.save!r} is a folder")
+        _check_folder("--save", target.parent)
     text = client.rules_text(args.kind, auth_mode=args.auth)
     frame = rules_frame(text, args.kind)
     if args.save:
         path = Path(args.save).expanduser()
-        path.write_text(text, encoding="utf-8")
-        print(f"Saved {len(frame)} {args.kind} rules to {path}.")
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            # The rules are fetched already: return them and warn that the file is missing.
+            warnings.warn(
+                f"Could not save the rules to {str(path)!r}: {exc.strerror or exc}. The frame "
+                "is returned without the file.",
+                stacklevel=2,
+            )
+        else:
+            print(f"Saved {len(frame)} {args.kind} rules to {path}.")
     return frame
+
+
+def _check_folder(option: str, folder: Path) -> None:
+    """Raise UsageError unless ``folder``, or the nearest existing folder above it, is writable.
+
+    Missing folders are created later, so the nearest existing one decides. Checking before
+    the request means a mistake costs no download.
+    """
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{option} needs a folder, and {str(existing)!r} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"{option} cannot write to {str(folder)!r}, because {str(existing)!r} is not "
+            "writable: choose another folder"
+        )
 
 
 def _entitlements(client: Client, args: argparse.Namespace, progress: bool) -> Any:

@@ -18,7 +18,7 @@ from ._auth import AuthMode
 from ._errors import ResponseFormatError, VulnCheckWarning
 from ._gc import gc_paused
 from ._logging import logger
-from ._params import InvalidParameterError, normalize_cve
+from ._params import InvalidParameterError, normalize_cve, normalize_index_params
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -138,6 +138,15 @@ class EndpointMethods:
         a copy of the earlier frame, marked ``attrs["vulncheck"]["cached"]``; ``cache=False``
         always fetches.
         """
+        for label, value in (("max_pages", max_pages), ("max_rows", max_rows)):
+            if value is None:
+                continue
+            if not all_pages:
+                raise InvalidParameterError(f"{label} applies to all_pages=True: add it")
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidParameterError(
+                    f"invalid {label} {value!r}: use a whole number of at least 1"
+                )
         settings = ("index", name, all_pages, max_pages, max_rows, tidy, raw_columns)
         cache_key = self._cache_key(settings, params) if cache else None  # type: ignore[attr-defined]
         if cache_key is not None:
@@ -145,14 +154,23 @@ class EndpointMethods:
             if cached is not None:
                 return cached
         if all_pages:
-            frame = self._index_all_pages(  # type: ignore[attr-defined]
-                name,
-                params,
-                max_pages=max_pages,
-                max_rows=max_rows,
-                progress=progress,
-                auth_mode=auth_mode,
-            )
+            from ._paging import PagingInterrupted
+
+            try:
+                frame = self._index_all_pages(  # type: ignore[attr-defined]
+                    name,
+                    params,
+                    max_pages=max_pages,
+                    max_rows=max_rows,
+                    progress=progress,
+                    auth_mode=auth_mode,
+                )
+            except PagingInterrupted as interrupted:
+                # Interrupted rows are never cached, but shaped like a finished result.
+                if tidy:
+                    interrupted.frame = _tidy(interrupted.frame, raw_columns=raw_columns)
+                _flag_ignored_filters(interrupted.frame.attrs["vulncheck"])
+                raise
         else:
             # One pause for decoding and conversion, which ends after the records are
             # freed, so that the collection it defers does not walk them (see _gc).
@@ -180,16 +198,13 @@ class EndpointMethods:
         auth_mode: AuthArg,
     ) -> pd.DataFrame:
         from ._frames import PagedFrame
-        from ._paging import collect_pages
+        from ._paging import PagingInterrupted, PagingSummary, collect_pages
 
-        for label, value in (("max_pages", max_pages), ("max_rows", max_rows)):
-            if value is not None and value < 1:
-                raise InvalidParameterError(
-                    f"invalid {label} {value!r}: use a whole number of at least 1"
-                )
         first: list[Envelope] = []
 
         checked_name = self._check_index_name(name, auth_mode)  # type: ignore[attr-defined]
+        # Every page sends these parameters: a mistake fails here, before the first request.
+        normalize_index_params(params)
 
         def fetch_page(
             page_params: dict[str, object],
@@ -207,20 +222,31 @@ class EndpointMethods:
             return load_records, meta if isinstance(meta, dict) else {}
 
         paged = PagedFrame()
-        summary = collect_pages(
-            fetch_page,
-            params,
-            max_pages=max_pages,
-            max_rows=max_rows,
-            progress=progress,
-            description=name,
-            on_page=paged.add,
-        )
-        frame = paged.frame()
-        provenance = dict(first[0].provenance)
-        provenance["paging"] = summary.as_dict()
-        frame.attrs["vulncheck"] = provenance
-        return frame
+
+        def paged_frame(summary: PagingSummary) -> pd.DataFrame:
+            # An interrupt can fall between a page's conversion and its count, so the
+            # frame takes only the pages that the summary counts.
+            frame = paged.frame(summary.pages)
+            provenance = dict(first[0].provenance)
+            provenance["paging"] = summary.as_dict()
+            frame.attrs["vulncheck"] = provenance
+            return frame
+
+        try:
+            summary = collect_pages(
+                fetch_page,
+                params,
+                max_pages=max_pages,
+                max_rows=max_rows,
+                progress=progress,
+                description=name,
+                on_page=paged.add,
+            )
+        except PagingInterrupted as interrupted:
+            # The pages received so far go with the interrupt; %vulncheck returns them.
+            interrupted.frame = paged_frame(interrupted.summary)
+            raise
+        return paged_frame(summary)
 
     def enrich(
         self,

@@ -116,40 +116,47 @@ class PagedFrame:
 
     Each page becomes a frame while the next page downloads. When every page's frame has
     the same columns, in the same order and with the same dtypes, their concatenation is
-    the frame that :func:`records_to_frame` would build from all records at once: each
+    the frame that :func:`records_to_frame` would build from all records at once. Each
     column's dtype and date rule then hold for the union of the pages' values. Otherwise,
     for example when a later page brings a new column or turns an integer column into
     floats, :meth:`frame` builds the frame from all rows at the end.
     """
 
     def __init__(self) -> None:
-        self._rows: list[dict[Any, Any]] = []
-        self._frames: list[pd.DataFrame] | None = []
+        # Each page's rows with its frame, or None once pages stop agreeing.
+        self._pages: list[tuple[list[dict[Any, Any]], pd.DataFrame | None]] = []
+        self._per_page = True
+
+    @property
+    def pages(self) -> int:
+        """Number of pages added."""
+        return len(self._pages)
 
     def add(self, records: Sequence[Any]) -> None:
         """Flatten and convert one page of records."""
         with gc_paused():
             rows = flatten_records(records)
-            self._rows.extend(rows)
-            if self._frames is None or not rows:
-                return
-            frame = _page_frame(rows)
-            if frame is None or (self._frames and not _same_schema(self._frames[0], frame)):
-                self._frames = None
-            else:
-                self._frames.append(frame)
+            frame = _page_frame(rows) if rows and self._per_page else None
+        if rows and (frame is None or not self._agrees(frame)):
+            self._per_page = False
+        # One append, so that an interrupt (Ctrl-C) leaves no page half added.
+        self._pages.append((rows, frame))
 
-    def frame(self) -> pd.DataFrame:
-        """Return the frame of all pages added."""
-        frames, self._frames = self._frames, None
-        if not frames:
-            rows, self._rows = self._rows, []
-            return frame_from_rows(rows)
-        self._rows = []
-        if len(frames) == 1:
-            return frames[0]
+    def _agrees(self, frame: pd.DataFrame) -> bool:
+        first = next((page for _, page in self._pages if page is not None), None)
+        return first is None or _same_schema(first, frame)
+
+    def frame(self, pages: int | None = None) -> pd.DataFrame:
+        """Return the frame of all pages added, or of the first ``pages`` of them."""
+        selected = self._pages if pages is None else self._pages[:pages]
+        kept = [page for page in selected if page[0]]
+        frames = [frame for _, frame in kept]
         with gc_paused():
-            return pd.concat(frames, ignore_index=True)
+            if self._per_page and frames and all(frame is not None for frame in frames):
+                if len(frames) == 1:
+                    return frames[0]  # type: ignore[return-value]
+                return pd.concat(frames, ignore_index=True)
+            return frame_from_rows([row for rows, _ in kept for row in rows])
 
 
 def _page_frame(rows: list[dict[Any, Any]]) -> pd.DataFrame | None:

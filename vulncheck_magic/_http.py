@@ -313,7 +313,7 @@ def network_error(
     # urllib3 reports "Max retries exceeded" only when it used up the retries; a response
     # that breaks off mid-body is read after urllib3 and was not retried.
     if retries and "Max retries exceeded" in text:
-        reason += f" ({retries} retries made)"
+        reason += f" ({retries} {'retry' if retries == 1 else 'retries'} made)"
     logger.warning("request to %s failed: %s", origin, reason)
     return NetworkError(
         f"Could not reach the VulnCheck API at {origin}: {reason}. Check the network and "

@@ -23,6 +23,7 @@ from ._logging import logger
 __all__ = [
     "DEFAULT_MAX_PAGES",
     "DEFAULT_MAX_ROWS",
+    "PagingInterrupted",
     "PagingSummary",
     "PagingWarning",
     "collect_pages",
@@ -36,6 +37,20 @@ DEFAULT_MAX_ROWS = 100_000
 
 class PagingWarning(VulnCheckWarning):
     """Cursor paging stopped before the end of the results."""
+
+
+class PagingInterrupted(KeyboardInterrupt):
+    """Cursor paging was interrupted (Ctrl-C, or the notebook's stop button).
+
+    ``summary`` describes the pages received before the interrupt, and ``frame`` contains
+    their rows once the caller has built it (None before). Being a KeyboardInterrupt, it
+    still stops a script; ``%vulncheck`` catches it and returns ``frame`` with a warning.
+    """
+
+    def __init__(self, summary: PagingSummary) -> None:
+        super().__init__(summary.warning)
+        self.summary = summary
+        self.frame: Any = None
 
 
 @dataclass
@@ -116,6 +131,7 @@ def collect_pages(
         daemon=True,
     )
     bar = _progress_bar(progress, description)
+    received = _Received(next_cursor=str(params.get("cursor") or ""))
     fetcher.start()
     try:
         while True:
@@ -124,12 +140,18 @@ def collect_pages(
                 raise payload
             if kind == "done":
                 break
+            data, next_cursor = payload
+            on_page(data)
+            received.add(len(data), next_cursor)
             if bar is not None:
                 if bar.total is None and summary.total_documents is not None:
                     bar.total = min(summary.total_documents, limits[1])
-                bar.update(len(payload))
-                bar.set_postfix(pages=summary.pages)
-            on_page(payload)
+                bar.update(len(data))
+                bar.set_postfix(pages=received.pages)
+    except KeyboardInterrupt:
+        if received.pages == 0:
+            raise
+        raise PagingInterrupted(received.summary(summary)) from None
     finally:
         stop.set()
         if bar is not None:
@@ -144,6 +166,37 @@ def collect_pages(
         summary.stop_reason,
     )
     return summary
+
+
+@dataclass
+class _Received:
+    """The pages that the caller's thread has converted, which an interrupt keeps."""
+
+    pages: int = 0
+    rows: int = 0
+    next_cursor: str = ""
+
+    def add(self, rows: int, next_cursor: str) -> None:
+        self.pages += 1
+        self.rows += rows
+        self.next_cursor = next_cursor
+
+    def summary(self, fetched: PagingSummary) -> PagingSummary:
+        """Return the summary of an interrupted run: these pages, resumable from here."""
+        resume = f"; resume with --all --cursor {self.next_cursor}" if self.next_cursor else ""
+        return PagingSummary(
+            pages=self.pages,
+            rows=self.rows,
+            total_documents=fetched.total_documents,
+            complete=False,
+            stop_reason="interrupted",
+            next_cursor=self.next_cursor,
+            first_meta=fetched.first_meta,
+            warning=(
+                f"Cursor paging was interrupted after {self.pages:,} pages; the "
+                f"{self.rows:,} rows received are kept{resume}."
+            ),
+        )
 
 
 def _put(pages: queue.Queue[tuple[str, Any]], item: tuple[str, Any], stop: threading.Event) -> bool:
@@ -225,7 +278,7 @@ def _fetch_loop(
             summary.next_cursor = cursor or ""
             summary.warning = (
                 f"Cursor paging stopped at page {summary.pages + 1}: {exc} The "
-                f"{summary.rows} rows fetched before are kept; resume with --cursor "
+                f"{summary.rows} rows fetched before are kept; resume with --all --cursor "
                 "from df.attrs['vulncheck']['paging']['next_cursor']."
             )
             break
@@ -242,7 +295,7 @@ def _fetch_loop(
         # skipping rows, because a cursor points at page boundaries.
         summary.rows += len(data)
         expected_rows = len(data)
-        if not _put(pages, ("page", data), stop):
+        if not _put(pages, ("page", (data, str(meta.get("next_cursor") or ""))), stop):
             return
 
         next_cursor = str(meta.get("next_cursor") or "")

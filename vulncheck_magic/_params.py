@@ -98,6 +98,11 @@ def normalize_index_params(params: Mapping[str, object]) -> dict[str, str]:
                 "the token is not a query parameter: use %vulncheck login or VULNCHECK_API_TOKEN, "
                 "and --auth query to send it in the query string"
             )
+        if name == "cursor" and not str(value).strip():
+            raise InvalidParameterError(
+                "invalid cursor '': give the next_cursor of an earlier response, or leave "
+                "out the cursor to start from the first page"
+            )
         if isinstance(value, bool):
             wire[name] = "true" if value else "false"
         elif name == "cve":

@@ -122,7 +122,8 @@ def error_from_response(
         elif status == 404:
             hint = "Run %vulncheck indexes to list the indexes this server serves."
     if retries:
-        hint = f"{hint} Gave up after {retries} retries; the last status was {status}.".strip()
+        tries = "1 retry" if retries == 1 else f"{retries} retries"
+        hint = f"{hint} Gave up after {tries}; the last status was {status}.".strip()
     return error_class(status, endpoint, messages, index=index, hint=hint)
 
 
