@@ -126,6 +126,7 @@ class PagedFrame:
         # Each page's rows with its frame, or None once pages stop agreeing.
         self._pages: list[tuple[list[dict[Any, Any]], pd.DataFrame | None]] = []
         self._per_page = True
+        self._first: pd.DataFrame | None = None
 
     @property
     def pages(self) -> int:
@@ -143,8 +144,9 @@ class PagedFrame:
         self._pages.append((rows, frame))
 
     def _agrees(self, frame: pd.DataFrame) -> bool:
-        first = next((page for _, page in self._pages if page is not None), None)
-        return first is None or _same_schema(first, frame)
+        if self._first is None:
+            self._first = frame
+        return _same_schema(self._first, frame)
 
     def frame(self, pages: int | None = None) -> pd.DataFrame:
         """Return the frame of all pages added, or of the first ``pages`` of them."""
