@@ -9,10 +9,12 @@ import threading
 import warnings
 from typing import Any
 
+import numpy as np
 import pytest
 import requests
 from IPython.core.interactiveshell import InteractiveShell
 
+import vulncheck_magic
 from vulncheck_magic import Client
 from vulncheck_magic._paging import PagingInterrupted, PagingWarning, collect_pages
 from vulncheck_magic._params import InvalidParameterError
@@ -341,6 +343,7 @@ def test_interrupt_keeps_received_rows() -> None:
     assert frame["n"].tolist() == list(range(len(frame)))
     assert [*frame["n"], *rest["n"]] == list(range(200))
     assert "interrupted after" in str(caught.value)
+    assert isinstance(caught.value, vulncheck_magic.PagingInterrupted)
 
 
 def test_magic_interrupt_returns_rows(
@@ -379,3 +382,12 @@ def test_python_caps_validated(client: Client, options: dict[str, Any], message:
 def test_empty_cursor_rejected(client: Client) -> None:
     with pytest.raises(InvalidParameterError, match="invalid cursor ''"):
         client.index("cisa-kev", all_pages=True, cursor="", progress=False)
+
+
+def test_numpy_integer_caps_accepted(client: Client) -> None:
+    with pytest.warns(PagingWarning, match="max_pages=2"):
+        frame = client.index(
+            "cisa-kev", all_pages=True, limit=100, max_pages=np.int64(2), progress=False
+        )
+    assert len(frame) == 200
+    assert frame.attrs["vulncheck"]["paging"]["pages"] == 2

@@ -35,6 +35,7 @@ from ._errors import (
 from ._export import to_flat
 from ._extension import load_ipython_extension, unload_ipython_extension
 from ._login import login
+from ._paging import PagingInterrupted, PagingWarning
 from ._params import InvalidParameterError
 from ._version import __version__
 
@@ -53,6 +54,8 @@ __all__ = [
     "InvalidParameterError",
     "NetworkError",
     "NotFoundError",
+    "PagingInterrupted",
+    "PagingWarning",
     "RateLimitError",
     "ResponseFormatError",
     "Secret",

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import numbers
 import re
 import tempfile
 import warnings
@@ -143,10 +144,12 @@ class EndpointMethods:
                 continue
             if not all_pages:
                 raise InvalidParameterError(f"{label} applies to all_pages=True: add it")
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise InvalidParameterError(
                     f"invalid {label} {value!r}: use a whole number of at least 1"
                 )
+        max_pages = None if max_pages is None else int(max_pages)
+        max_rows = None if max_rows is None else int(max_rows)
         settings = ("index", name, all_pages, max_pages, max_rows, tidy, raw_columns)
         cache_key = self._cache_key(settings, params) if cache else None  # type: ignore[attr-defined]
         if cache_key is not None:
