@@ -170,7 +170,8 @@ def test_magic_all_option(shell: InteractiveShell) -> None:
     ("line", "message"),
     [
         ("index cisa-kev --all --page 2", "leave out --page"),
-        ("index cisa-kev --max-rows 5", "add --all"),
+        ("index cisa-kev --max-rows 5", "--max-rows applies to --all: add --all"),
+        ("index cisa-kev --max-pages 5", "--max-pages applies to --all: add --all"),
         ("index cisa-kev --all --raw", "--raw returns one page"),
         ("index cisa-kev --all --max-pages 0", "argument --max-pages"),
     ],

@@ -141,7 +141,8 @@ def _index(client: Client, args: argparse.Namespace, progress: bool) -> Any:
                 "--all pages with the cursor by itself: leave out --page and --start_cursor"
             )
     elif args.max_pages is not None or args.max_rows is not None:
-        raise UsageError("--max-pages and --max-rows apply to --all: add --all")
+        option = "--max-pages" if args.max_pages is not None else "--max-rows"
+        raise UsageError(f"{option} applies to --all: add --all")
     if args.raw and (args.no_tidy or args.raw_columns):
         raise UsageError("--raw returns the JSON response: leave out --no-tidy and --raw-columns")
     if args.no_tidy and args.raw_columns:
