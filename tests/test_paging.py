@@ -392,3 +392,32 @@ def test_numpy_integer_caps_accepted(client: Client) -> None:
         )
     assert len(frame) == 200
     assert frame.attrs["vulncheck"]["paging"]["pages"] == 2
+
+
+def test_interrupt_keeps_token_out(debug_log: pytest.LogCaptureFixture) -> None:
+    with scripted_server() as server:
+        server.replies[PATH] = interrupting(at_step=8)
+        with Client(server.url, token=SECRET_TOKEN, auth_mode="query") as client:
+            with pytest.raises(PagingInterrupted) as caught:
+                client.index("vulncheck-kev", all_pages=True, limit=10, progress=False)
+    interrupted = caught.value
+    texts = [str(interrupted), repr(interrupted), repr(interrupted.summary)]
+    texts.append(repr(interrupted.frame.attrs))
+    assert all(SECRET_TOKEN not in text for text in texts)
+    assert SECRET_TOKEN not in debug_log.text
+
+
+def test_ambiguous_meta_keeps_token_out(debug_log: pytest.LogCaptureFixture) -> None:
+    def respond(query: dict[str, list[str]]) -> Reply:
+        if query.get("cursor", [""])[0] == "c1":
+            return Reply(200, b'{"_meta": {"next_cursor": "c2"}, "data": [], "_meta": {}}')
+        return page(numbered(0, 10), "c1")
+
+    with scripted_server() as server:
+        server.replies[PATH] = respond
+        with Client(server.url, token=SECRET_TOKEN, auth_mode="query") as client:
+            with pytest.warns(PagingWarning) as caught:
+                frame = client.index("vulncheck-kev", all_pages=True, progress=False)
+    assert SECRET_TOKEN not in str(caught[0].message)
+    assert SECRET_TOKEN not in repr(frame.attrs)
+    assert SECRET_TOKEN not in debug_log.text
