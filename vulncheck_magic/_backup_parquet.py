@@ -103,8 +103,8 @@ def backup_to_parquet(
                         break
                     size = len(batch)
                     frame = records_to_frame(batch, parse_dates=False)
-                    # The records' strings are in the frame's Arrow columns now: free them
-                    # before the table is built, which holds the third copy of the batch.
+                    # The records' strings are copied into the frame's Arrow columns, so the
+                    # records are freed before the table makes a third copy of the batch.
                     del batch
                     table = _frame_to_table(frame)
                     del frame
@@ -135,8 +135,8 @@ class _MergingWriter:
 
     While each batch leaves the merged schema as it was, the batch goes straight into the
     output. From the first batch that adds a column or widens a type, batches are spilled
-    to temporary Parquet files instead, and :meth:`finish` rewrites the output with the
-    final schema: first the batches written so far, one row group at a time, then the
+    to temporary Parquet files instead. :meth:`finish` then rewrites the output with the
+    final schema, first the batches written so far, one row group at a time, then the
     spilled ones.
     """
 

@@ -19,6 +19,7 @@ from ._auth import AuthMode
 from ._errors import ResponseFormatError, VulnCheckWarning
 from ._gc import gc_paused
 from ._logging import logger
+from ._paging import PagingInterrupted, PagingSummary, collect_pages
 from ._params import InvalidParameterError, normalize_cve, normalize_index_params
 
 if TYPE_CHECKING:
@@ -157,8 +158,6 @@ class EndpointMethods:
             if cached is not None:
                 return cached
         if all_pages:
-            from ._paging import PagingInterrupted
-
             try:
                 frame = self._index_all_pages(  # type: ignore[attr-defined]
                     name,
@@ -201,7 +200,6 @@ class EndpointMethods:
         auth_mode: AuthArg,
     ) -> pd.DataFrame:
         from ._frames import PagedFrame
-        from ._paging import PagingInterrupted, PagingSummary, collect_pages
 
         first: list[Envelope] = []
 

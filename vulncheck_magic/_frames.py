@@ -102,13 +102,10 @@ def frame_from_rows(rows: list[dict[Any, Any]], *, parse_dates: bool = True) -> 
     if not rows:
         return pd.DataFrame()
     with gc_paused():
-        columns = list(dict.fromkeys(chain.from_iterable(rows)))
-        if any(isinstance(key, _KeyPath) or _SURROGATE.search(key) for key in columns):
+        columns = _columns_of(rows)
+        if _needs_naming(columns):
             return _named_frame(rows, columns, parse_dates)
-        frame = _build_frame(rows, columns)
-        if parse_dates:
-            _convert_dates(frame, rows, columns)
-        return frame
+        return _plain_frame(rows, columns, parse_dates)
 
 
 class PagedFrame:
@@ -128,11 +125,6 @@ class PagedFrame:
         self._per_page = True
         self._first: pd.DataFrame | None = None
 
-    @property
-    def pages(self) -> int:
-        """Number of pages added."""
-        return len(self._pages)
-
     def add(self, records: Sequence[Any]) -> None:
         """Flatten and convert one page of records."""
         with gc_paused():
@@ -151,23 +143,35 @@ class PagedFrame:
     def frame(self, pages: int | None = None) -> pd.DataFrame:
         """Return the frame of all pages added, or of the first ``pages`` of them."""
         selected = self._pages if pages is None else self._pages[:pages]
-        kept = [page for page in selected if page[0]]
-        frames = [frame for _, frame in kept]
+        nonempty = [page for page in selected if page[0]]
+        frames = [frame for _, frame in nonempty]
         with gc_paused():
             if self._per_page and frames and all(frame is not None for frame in frames):
                 if len(frames) == 1:
                     return frames[0]  # type: ignore[return-value]
                 return pd.concat(frames, ignore_index=True)
-            return frame_from_rows([row for rows, _ in kept for row in rows])
+            return frame_from_rows([row for rows, _ in nonempty for row in rows])
 
 
 def _page_frame(rows: list[dict[Any, Any]]) -> pd.DataFrame | None:
     # Pages whose keys need renaming (dots, lone surrogates) are named by all pages at once.
-    columns = list(dict.fromkeys(chain.from_iterable(rows)))
-    if any(isinstance(key, _KeyPath) or _SURROGATE.search(key) for key in columns):
-        return None
+    columns = _columns_of(rows)
+    return None if _needs_naming(columns) else _plain_frame(rows, columns, parse_dates=True)
+
+
+def _columns_of(rows: Sequence[dict[Any, Any]]) -> list[Any]:
+    """Return the keys of all rows, in the order of their first appearance."""
+    return list(dict.fromkeys(chain.from_iterable(rows)))
+
+
+def _needs_naming(columns: list[Any]) -> bool:
+    return any(isinstance(key, _KeyPath) or _SURROGATE.search(key) for key in columns)
+
+
+def _plain_frame(rows: list[dict[Any, Any]], columns: list[Any], parse_dates: bool) -> pd.DataFrame:
     frame = _build_frame(rows, columns)
-    _convert_dates(frame, rows, columns)
+    if parse_dates:
+        _convert_dates(frame, rows, columns)
     return frame
 
 
@@ -184,7 +188,7 @@ def _are_flat(records: Sequence[Any]) -> bool:
     value_types = set(map(type, chain.from_iterable(map(dict.values, records))))
     if any(issubclass(value_type, dict) for value_type in value_types):
         return False
-    return not any("." in key for key in dict.fromkeys(chain.from_iterable(records)))
+    return not any("." in key for key in _columns_of(records))
 
 
 def _flat_frame(records: Sequence[Any], parse_dates: bool) -> pd.DataFrame | None:
@@ -197,7 +201,7 @@ def _flat_frame(records: Sequence[Any], parse_dates: bool) -> pd.DataFrame | Non
         return None
     if {type(record) for record in records} != {dict}:
         return None
-    columns = list(dict.fromkeys(chain.from_iterable(records)))
+    columns = _columns_of(records)
     if any("." in key or _SURROGATE.search(key) for key in columns):
         return None
     rows = list(records)
@@ -228,7 +232,7 @@ def _named_frame(rows: list[dict[Any, Any]], columns: list[Any], parse_dates: bo
     if any(_SURROGATE.search(_key_text(key)) for key in columns):
         # A lone surrogate in a key would fail as a column label; see _build_frame.
         rows = _replace_surrogates(rows)
-        columns = list(dict.fromkeys(chain.from_iterable(rows)))
+        columns = _columns_of(rows)
     frame = _build_frame(rows, columns)
     if any(isinstance(column, _KeyPath) for column in columns):
         frame.columns = _resolve_column_names(columns)

@@ -19,6 +19,7 @@ from typing import Any
 
 from ._errors import VulnCheckError, VulnCheckWarning
 from ._logging import logger
+from ._summary import plural
 
 __all__ = [
     "DEFAULT_MAX_PAGES",
@@ -193,14 +194,10 @@ class _Received:
             next_cursor=self.next_cursor,
             first_meta=fetched.first_meta,
             warning=(
-                f"Cursor paging was interrupted after {_count(self.pages, 'page')}; the "
-                f"{_count(self.rows, 'row')} received are kept{resume}."
+                f"Cursor paging was interrupted after {plural(self.pages, 'page')}; the "
+                f"{plural(self.rows, 'row')} received are kept{resume}."
             ),
         )
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
 
 
 def _put(pages: queue.Queue[tuple[str, Any]], item: tuple[str, Any], stop: threading.Event) -> bool:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-__all__ = ["summarize"]
+__all__ = ["plural", "summarize"]
 
 
-def _plural(count: int, word: str, plural: str | None = None) -> str:
-    return f"{count:,} {word if count == 1 else plural or word + 's'}"
+def plural(count: int, word: str, plural_form: str | None = None) -> str:
+    """Return ``count`` with thousands separators and ``word`` in the number it needs."""
+    return f"{count:,} {word if count == 1 else plural_form or word + 's'}"
 
 
 def summarize(frame: Any) -> str | None:
@@ -31,17 +32,17 @@ def summarize(frame: Any) -> str | None:
     batch = provenance.get("batch")
     if isinstance(batch, dict):
         failed = batch.get("failed", 0)
-        queries = _plural(batch.get("queries", 0), "query", "queries")
-        text = f"{target}: {_plural(rows, 'row')} from {queries}"
+        queries = plural(batch.get("queries", 0), "query", "queries")
+        text = f"{target}: {plural(rows, 'row')} from {queries}"
         return text + (f", {failed} failed (see the error column)" if failed else "")
     paging = provenance.get("paging")
     if isinstance(paging, dict):
         return _paging_summary(target, rows, paging) + _cached_text(provenance)
     meta = provenance.get("meta") if isinstance(provenance.get("meta"), dict) else {}
     total = meta.get("total_documents")
-    text = f"{target}: {_plural(rows, 'row')}"
+    text = f"{target}: {plural(rows, 'row')}"
     if isinstance(total, int):
-        text += f" of {_plural(total, 'document')}"
+        text += f" of {plural(total, 'document')}"
     page, pages = meta.get("page"), meta.get("total_pages")
     next_cursor = meta.get("next_cursor")
     if next_cursor:
@@ -72,8 +73,8 @@ def _cached_text(provenance: dict[str, Any]) -> str:
 def _paging_summary(target: str, rows: int, paging: dict[str, Any]) -> str:
     total = paging.get("total_documents")
     pages = paging.get("pages", 0)
-    of_total = f" of {_plural(total, 'document')}" if isinstance(total, int) else ""
-    text = f"{target}: {_plural(rows, 'row')}{of_total} in {_plural(pages, 'page')}"
+    of_total = f" of {plural(total, 'document')}" if isinstance(total, int) else ""
+    text = f"{target}: {plural(rows, 'row')}{of_total} in {plural(pages, 'page')}"
     if paging.get("complete"):
         return text + ", complete"
     reason = paging.get("stop_reason") or "stopped early"
